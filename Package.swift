@@ -1,0 +1,83 @@
+// swift-tools-version: 6.1
+// swift-elmo: ELMo (Peters et al. 2018) pretraining and use on the CPU, over OpenBLAS.
+import PackageDescription
+
+let package = Package(
+    name: "swift-elmo",
+    products: [
+        .library(name: "Framework", targets: ["Framework"]),
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Heads", targets: ["Heads"]),
+        .library(name: "Optimizers", targets: ["Optimizers"]),
+        .executable(name: "elmo", targets: ["elmo"]),
+        .executable(name: "bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+
+        /// OpenBLAS's `cblas.h` (+ `openblas_*` runtime calls) and LAPACKE.
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+
+        // MARK: - Libraries
+
+        /// Tensors, BLAS, kernels, RNG, parameters, generic layers, registry, safetensors, checkpoints.
+        .target(
+            name: "Framework",
+            dependencies: [
+                "COpenBLAS",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
+        ),
+        /// The ELMo bidirectional language model and the encoders built on it.
+        .target(name: "Models", dependencies: ["Framework"]),
+        /// Classification heads over per-token vectors.
+        .target(name: "Heads", dependencies: ["Framework"]),
+        /// SGD (momentum), Adagrad, Adam.
+        .target(name: "Optimizers", dependencies: ["Framework"]),
+
+        // MARK: - Executables
+
+        .executableTarget(
+            name: "elmo",
+            dependencies: [
+                "Framework", "Models", "Heads", "Optimizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "bench",
+            dependencies: [
+                "Framework", "Models", "Heads", "Optimizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+
+        /// Shared test helpers: the Float64 gradient checker, approximate comparison, fixture paths.
+        .target(name: "TestSupport", dependencies: ["Framework"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "GradCheck",
+            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"]
+        ),
+        .testTarget(
+            name: "Golden",
+            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"],
+            exclude: ["generate"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "UnitTests",
+            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"]
+        ),
+    ]
+)

@@ -1,0 +1,132 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File access with errors a user can act on: every failure names the file, what it was being
+/// read as, and what is wrong with it.
+public enum Files {
+    /// Checks that `path` names a readable regular file; `role` says what it is ("vocab file").
+    public static func requireRegularFile(_ path: String, role: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw InputError("\(role) \(path): \(String(cString: strerror(errno)).lowercased())")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw InputError("\(role) \(path): is a directory, expected a file")
+        }
+        guard access(path, R_OK) == 0 else {
+            throw InputError("\(role) \(path): not readable (\(String(cString: strerror(errno)).lowercased()))")
+        }
+    }
+
+    /// The whole file as bytes.
+    public static func readBytes(_ path: String, role: String) throws -> [UInt8] {
+        try requireRegularFile(path, role: role)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InputError("\(role) \(path): cannot open")
+        }
+        defer { try? handle.close() }
+        do {
+            let data = try handle.readToEnd() ?? Data()
+            return [UInt8](data)
+        } catch {
+            throw InputError("\(role) \(path): read failed (\(error.localizedDescription))")
+        }
+    }
+
+    /// Writes `bytes` so that `path` holds either its old content or all of the new one, never a
+    /// part: write a temporary file beside it, flush it to disk, rename it over `path`, then flush
+    /// the directory entry.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw RuntimeFailure("cannot create \(temporary): \(String(cString: strerror(errno)))")
+        }
+        var ok = false
+        defer {
+            if !ok { close(fd); unlink(temporary) }
+        }
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw RuntimeFailure("cannot write \(temporary): \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+        guard fsync(fd) == 0 else { throw RuntimeFailure("cannot flush \(temporary): \(String(cString: strerror(errno)))") }
+        ok = true
+        guard close(fd) == 0 else {
+            unlink(temporary)
+            throw RuntimeFailure("cannot close \(temporary): \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw RuntimeFailure("cannot rename \(temporary) to \(path): \(reason)")
+        }
+        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
+    }
+
+    /// Creates `path` and its parents if missing; an existing non-directory there is an input error.
+    public static func ensureDirectory(_ path: String, role: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw InputError("\(role) \(path): exists and is not a directory") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw InputError("\(role) \(path): cannot create directory (\(error.localizedDescription))")
+        }
+    }
+}
+
+/// Minimal JSON text helpers for files whose key order and formatting we control.
+public enum JSONText {
+    /// `s` as a JSON string literal, escaping quotes, backslashes and control characters.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// A finite number as JSON (non-finite values become `null`, which JSON cannot otherwise hold).
+    public static func number(_ x: Double) -> String {
+        guard x.isFinite else { return "null" }
+        if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
+        return "\(x)"
+    }
+
+    /// Parses a JSON object, or throws an input error naming `source`.
+    public static func parseObject(_ bytes: [UInt8], source: String) throws -> [String: Any] {
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+        } catch {
+            throw InputError("\(source): not valid JSON")
+        }
+        guard let object = value as? [String: Any] else { throw InputError("\(source): JSON is not an object") }
+        return object
+    }
+}

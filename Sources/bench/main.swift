@@ -1,0 +1,4 @@
+import Framework
+
+BLASRuntime.selectKernelBeforeUse()
+print("bench: \(BLASRuntime.summary)")

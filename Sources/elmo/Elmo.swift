@@ -1,0 +1,28 @@
+import ArgumentParser
+import Framework
+import Optimizers
+
+/// Every plugin of the program, registered once.
+func builtinRegistries() throws -> Registries {
+    var registries = Registries()
+    try Optimizers.register(into: &registries)
+    return registries
+}
+
+struct Elmo: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "elmo",
+            abstract: "Pretrain ELMo bidirectional language models on the CPU and use them as encoders.",
+            version: "swift-elmo 0.1.0 — \(BLASRuntime.summary)",
+            subcommands: [List.self])
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the registered encoders, heads and optimizers.")
+
+    func run() throws {
+        print(try builtinRegistries().listing())
+    }
+}

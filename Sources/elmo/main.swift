@@ -1,0 +1,9 @@
+import ArgumentParser
+import Framework
+import Heads
+import Models
+import Optimizers
+
+// OpenBLAS picks its kernel when it loads: settle OPENBLAS_CORETYPE before anything runs.
+BLASRuntime.selectKernelBeforeUse()
+ExitCodes.run(Elmo.self, programName: "elmo")
