@@ -72,8 +72,7 @@ let package = Package(
         .testTarget(
             name: "Golden",
             dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"],
-            exclude: ["generate"],
-            resources: [.copy("Resources")]
+            exclude: ["generate", "Resources"]
         ),
         .testTarget(
             name: "UnitTests",

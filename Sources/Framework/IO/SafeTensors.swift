@@ -163,7 +163,7 @@ public struct SafeTensors: Sendable {
         let headerEnd = 8 + Int(headerLength)
         let headerBytes = Array(file[8..<headerEnd])
         guard String(validating: headerBytes, as: UTF8.self) != nil else { throw fail("header is not UTF-8") }
-        let header = try JSONText.parseObject(headerBytes, source: "\(source) header")
+        let header = try JSONText.parseObject(headerBytes, source: "\(source): header")
         let dataLength = file.count - headerEnd
 
         var result = SafeTensors()

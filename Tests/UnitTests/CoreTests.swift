@@ -1,0 +1,136 @@
+import Foundation
+import Framework
+import Testing
+import TestSupport
+
+@Suite("BLAS and kernels")
+struct BLASTests {
+    func checkAgainstNaive<T: Scalar>(_: T.Type, tolerance: T) {
+        var rng = SeededRandom(seed: 3)
+        let (m, n, k) = (5, 7, 4)
+        for transA in [Transpose.none, .transposed] {
+            for transB in [Transpose.none, .transposed] {
+                var a = Tensor<T>(shape: transA == .none ? [m, k] : [k, m])
+                var b = Tensor<T>(shape: transB == .none ? [k, n] : [n, k])
+                var c = Tensor<T>(shape: [m, n])
+                rng.fillUniform(&a, -1, 1)
+                rng.fillUniform(&b, -1, 1)
+                rng.fillUniform(&c, -1, 1)
+                var expected = c.scalars
+                BLAS.naiveGemm(transA, transB, m: m, n: n, k: k, alpha: 0.5, a: a.scalars, lda: a.columns,
+                               b: b.scalars, ldb: b.columns, beta: 2, c: &expected, ldc: n)
+                BLAS.matmul(a, b, into: &c, transposeA: transA, transposeB: transB, alpha: 0.5, beta: 2)
+                let diff = c.maxAbsDifference(Tensor(shape: [m, n], scalars: expected))
+                #expect(diff <= tolerance, "\(T.self) \(transA) \(transB): \(diff)")
+            }
+        }
+    }
+
+    @Test func gemmMatchesNaiveReference() {
+        checkAgainstNaive(Float.self, tolerance: 1e-5)
+        checkAgainstNaive(Double.self, tolerance: 1e-13)
+    }
+
+    @Test func zeroInnerDimensionScalesByBeta() {
+        var c = Tensor<Float>(shape: [2, 2], repeating: .nan)
+        let a = Tensor<Float>(shape: [2, 0]), b = Tensor<Float>(shape: [0, 2])
+        BLAS.matmul(a, b, into: &c)
+        #expect(c.scalars == [0, 0, 0, 0])
+    }
+
+    @Test func sigmoidIsStableAtExtremes() {
+        #expect(Kernels.sigmoid(Float(-200)) == 0)
+        #expect(Kernels.sigmoid(Float(200)) == 1)
+        #expect(abs(Kernels.sigmoid(0.3) - 1 / (1 + exp(-0.3))) < 1e-15)
+    }
+
+    @Test func orthogonalInitialisationHasOrthonormalColumnsOrRows() {
+        var rng = SeededRandom(seed: 5)
+        for shape in [[8, 3], [3, 8], [6, 6]] {
+            let q: Tensor<Double> = Initializer.orthogonal.make(shape, rng: &rng)
+            let small = min(shape[0], shape[1])
+            var gram = Tensor<Double>(shape: [small, small])
+            if shape[0] >= shape[1] {
+                BLAS.matmul(q, q, into: &gram, transposeA: .transposed)
+            } else {
+                BLAS.matmul(q, q, into: &gram, transposeB: .transposed)
+            }
+            for i in 0..<small {
+                for j in 0..<small {
+                    #expect(abs(gram[i, j] - (i == j ? 1 : 0)) < 1e-12, "\(shape) gram[\(i),\(j)]")
+                }
+            }
+        }
+    }
+}
+
+@Suite("Seeded random generator")
+struct RandomTests {
+    /// Values from an independent Python implementation of xoshiro256** seeded by SplitMix64:
+    /// see Tests/Golden/generate/xoshiro_reference.py.
+    @Test func matchesReferenceSequence() {
+        var rng = SeededRandom(seed: 2020)
+        #expect((0..<4).map { _ in rng.next() } == [0x2334_c896_b4cf_8e03, 0x47fe_7245_5925_0b1e, 0xd307_7886_7463_2026, 0x0a4a_e432_6790_208b])
+        var zero = SeededRandom(seed: 0)
+        #expect([zero.next(), zero.next()] == [0x99ec_5f36_cb75_f2b4, 0xbf6e_1f78_4956_452a])
+    }
+
+    @Test func stateRoundTripsThroughWords() {
+        var a = SeededRandom(seed: 42)
+        for _ in 0..<10 { _ = a.next() }
+        var b = SeededRandom(stateWords: a.stateWords)
+        #expect((0..<100).map { _ in a.next() } == (0..<100).map { _ in b.next() })
+    }
+
+    @Test func boundedIntegersShuffleAndNormals() {
+        var rng = SeededRandom(seed: 1)
+        var counts = [Int](repeating: 0, count: 3)
+        for _ in 0..<30_000 { counts[rng.integer(below: 3)] += 1 }
+        #expect(counts.allSatisfy { abs($0 - 10_000) < 500 })
+        var values = Array(0..<50)
+        rng.shuffle(&values)
+        #expect(values.sorted() == Array(0..<50) && values != Array(0..<50))
+        let normals: [Double] = (0..<20_000).map { _ in rng.normal() }
+        let mean = normals.reduce(0, +) / Double(normals.count)
+        let variance = normals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(normals.count)
+        #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.05)
+        let u: [Float] = (0..<1000).map { _ in rng.uniform(-0.25, 0.25) }
+        #expect(u.allSatisfy { $0 >= -0.25 && $0 < 0.25 })
+    }
+}
+
+@Suite("Registry")
+struct RegistryTests {
+    @Test func duplicatesUnknownNamesAndUnknownOptionsAreErrors() throws {
+        var registry = Registry<Void, Int>(kind: "widget")
+        try registry.register(ComponentInfo(name: "one", summary: "the first", options: [OptionSpec("size", help: "how big")])) { options, _ in
+            try options.int("size", default: 1)
+        }
+        #expect(throws: RuntimeFailure.self) {
+            try registry.register(ComponentInfo(name: "one", summary: "again")) { _, _ in 2 }
+        }
+        #expect(try registry.make("one", context: ()) == 1)
+        #expect(try registry.make("one", options: ["size": "5"], context: ()) == 5)
+        #expect(throws: InputError("unknown widget 'two' (known: one)")) {
+            try registry.make("two", context: ())
+        }
+        #expect(throws: InputError("widget one has no option colour (its options: size)")) {
+            try registry.make("one", options: ["colour": "red"], context: ())
+        }
+        #expect(throws: InputError("widget one: option size=big is invalid, expected an integer")) {
+            try registry.make("one", options: ["size": "big"], context: ())
+        }
+    }
+}
+
+@Suite("OpenBLAS runtime")
+struct BLASRuntimeTests {
+    @Test func kernelChoiceFollowsCPUFlags() {
+        #expect(BLASRuntime.preferredCoreType(cpuFlags: ["sse2", "avx", "avx2", "avx512f"]) == "SkylakeX")
+        #expect(BLASRuntime.preferredCoreType(cpuFlags: ["sse2", "avx", "avx2"]) == "Haswell")
+        #expect(BLASRuntime.preferredCoreType(cpuFlags: ["sse2"]) == nil)
+        let flags = BLASRuntime.cpuFlags(cpuinfo: "processor : 0\nflags\t\t: fpu sse2 avx2\nbugs : x\n")
+        #expect(flags == ["fpu", "sse2", "avx2"])
+        #expect(!BLASRuntime.coreName.isEmpty && BLASRuntime.threads >= 1)
+    }
+}
