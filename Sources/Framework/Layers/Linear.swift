@@ -29,7 +29,10 @@ public struct Linear<T: Scalar>: HasParameters {
     }
 
     /// What backward needs: the input.
-    public struct Cache { public var input: Tensor<T> }
+    public struct Cache {
+        public var input: Tensor<T>
+        public init(input: Tensor<T>) { self.input = input }
+    }
 
     /// x [N…, I] → y [N…, O].
     public func forward(_ x: Tensor<T>) -> (output: Tensor<T>, cache: Cache) {

@@ -1,0 +1,173 @@
+import Framework
+
+/// The two directions of the language model.
+public enum Direction: String, CaseIterable, Sendable {
+    case forward, backward
+}
+
+/// ELMo's bidirectional language model: a char-CNN token encoder shared by a forward and a backward
+/// stack of LSTM layers (skip connections from layer 1 on), and one softmax shared by both directions.
+public final class BidirectionalLM<T: Scalar>: HasParameters {
+    public let options: BiLMOptions
+    public let charCNN: CharCNN<T>
+    /// layers[direction][l]
+    public let layers: [Direction: [LSTMLayer<T>]]
+    public let softmax: SoftmaxOutput<T>
+
+    public var tokenDim: Int { charCNN.outputDim }
+    public var outputDim: Int { options.projectionDim }
+    public var vocabularySize: Int { softmax.vocabularySize }
+
+    public var parameters: [Parameter<T>] {
+        charCNN.parameters + Direction.allCases.flatMap { d in layers[d]!.flatMap(\.parameters) } + softmax.parameters
+    }
+
+    /// A freshly initialised model (bilm-tf's initialisers; see docs/checkpoint-format.md for names).
+    public init(options: BiLMOptions, vocabularySize: Int, sparseSoftmax: Bool = false, rng: inout SeededRandom) {
+        self.options = options
+        charCNN = CharCNN(embeddingDim: options.charEmbeddingDim,
+                          filters: options.filters.map { (width: $0[0], count: $0[1]) },
+                          highwayCount: options.highwayCount, outputDim: options.projectionDim, rng: &rng)
+        var layers: [Direction: [LSTMLayer<T>]] = [:]
+        for direction in Direction.allCases {
+            layers[direction] = (0..<options.layerCount).map { l in
+                LSTMLayer(name: "lstm.\(direction.rawValue).layer_\(l)", inputSize: options.projectionDim,
+                          cellSize: options.cellSize,
+                          projectionSize: options.hasLSTMProjection ? options.projectionDim : nil,
+                          cellClip: options.cellClip, projectionClip: options.projectionClip, rng: &rng)
+            }
+        }
+        self.layers = layers
+        softmax = SoftmaxOutput(vocabularySize: vocabularySize, inputSize: options.projectionDim,
+                                rowSparse: sparseSoftmax, rng: &rng)
+        parameters.assertUniqueParameterNames()
+    }
+
+    /// Zero states for every direction and layer.
+    public func zeroStates(batch: Int) -> [Direction: [LSTMState<T>]] {
+        var states: [Direction: [LSTMState<T>]] = [:]
+        for direction in Direction.allCases {
+            states[direction] = layers[direction]!.map {
+                LSTMState.zeros(batch: batch, cellSize: $0.cellSize, outputSize: $0.outputSize)
+            }
+        }
+        return states
+    }
+
+    // MARK: - One direction's LSTM stack
+
+    public struct StackCache {
+        var inputDropouts: [Dropout<T>.Cache] = []
+        var lstm: [LSTMLayer<T>.Cache] = []
+        var outputDropout: Dropout<T>.Cache? = nil
+        /// Each layer's output (after its skip connection), [T·B, P].
+        public var layerOutputs: [Tensor<T>] = []
+    }
+
+    /// Runs `direction`'s layers over x [T·B, P] from `states` (updated to the final states).
+    /// Returns the top output after the output dropout.
+    public func runStack(_ direction: Direction, input x: Tensor<T>, steps: Int, states: inout [LSTMState<T>],
+                         dropout: Dropout<T>, training: Bool, rng: inout SeededRandom) -> (top: Tensor<T>, cache: StackCache) {
+        var cache = StackCache()
+        var current = x
+        for (l, layer) in layers[direction]!.enumerated() {
+            let (dropped, dropCache) = dropout.forward(current, training: training, rng: &rng)
+            var (out, lstmCache, final) = layer.forward(dropped, steps: steps, initial: states[l])
+            states[l] = final
+            if l >= 1 && options.skipConnections {
+                out.withUnsafeMutableBufferPointer { o in dropped.withUnsafeBufferPointer { Kernels.add($0, into: o) } }
+            }
+            cache.inputDropouts.append(dropCache)
+            cache.lstm.append(lstmCache)
+            cache.layerOutputs.append(out)
+            current = out
+        }
+        let (top, outCache) = dropout.forward(current, training: training, rng: &rng)
+        cache.outputDropout = outCache
+        return (top, cache)
+    }
+
+    /// dTop → d(input); accumulates the LSTM gradients.
+    public func backwardStack(_ direction: Direction, dTop: Tensor<T>, cache: StackCache, dropout: Dropout<T>) -> Tensor<T> {
+        var dx = dropout.backward(dTop, cache: cache.outputDropout!)
+        for (l, layer) in layers[direction]!.enumerated().reversed() {
+            var dIn = layer.backward(dx, cache: cache.lstm[l])
+            if l >= 1 && options.skipConnections {
+                dIn.withUnsafeMutableBufferPointer { d in dx.withUnsafeBufferPointer { Kernels.add($0, into: d) } }
+            }
+            dx = dropout.backward(dIn, cache: cache.inputDropouts[l])
+        }
+        return dx
+    }
+
+    // MARK: - Language-model loss
+
+    public struct LossReport {
+        public var forward: SoftmaxOutput<T>.Loss
+        public var backward: SoftmaxOutput<T>.Loss
+        /// 0.5·(forward mean + backward mean)
+        public var mean: T { (forward.mean + backward.mean) / 2 }
+    }
+
+    public struct StepCache {
+        var charCache: CharCNN<T>.Cache
+        var stacks: [Direction: StackCache]
+        var softmaxCaches: [Direction: SoftmaxOutput<T>.Cache]
+        var rows: Int
+        public var tokenEmbeddings: Tensor<T>   // [2·T·B, P]: forward inputs then backward inputs
+        public func stack(_ d: Direction) -> StackCache { stacks[d]! }
+        public var charCNN: CharCNN<T>.Cache { charCache }
+    }
+
+    /// The loss of one window. `states` carry across windows; `samples` (when given) selects the
+    /// sampled softmax with that many candidates per direction, else the full softmax.
+    public func loss(_ batch: LMBatch, states: inout [Direction: [LSTMState<T>]], dropoutRate: T, training: Bool,
+                     samples: Int? = nil, rng: inout SeededRandom,
+                     fixedSample: CandidateSample? = nil) -> (LossReport, StepCache) {
+        let tokens = batch.rows * batch.steps
+        let (embeddings, charCache) = charCNN.forward(chars: batch.forwardChars + batch.backwardChars)
+        let p = tokenDim
+        let dropout = Dropout<T>(rate: dropoutRate)
+        var stacks: [Direction: StackCache] = [:], softmaxCaches: [Direction: SoftmaxOutput<T>.Cache] = [:]
+        var losses: [Direction: SoftmaxOutput<T>.Loss] = [:]
+        for direction in Direction.allCases {
+            let offset = direction == .forward ? 0 : tokens * p
+            let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
+            let (top, stack) = runStack(direction, input: x, steps: batch.steps, states: &states[direction]!,
+                                        dropout: dropout, training: training, rng: &rng)
+            let targets = direction == .forward ? batch.forwardTargets : batch.backwardTargets
+            let mask: [Bool]? = batch.mask.allSatisfy { $0 } ? nil : batch.mask
+            let result: (SoftmaxOutput<T>.Loss, SoftmaxOutput<T>.Cache)
+            if let sample = fixedSample {
+                result = softmax.sampledLoss(top, targets: targets, mask: mask, sample: sample)
+            } else if let samples, samples < vocabularySize {
+                let sample = CandidateSample.draw(count: samples, vocabularySize: vocabularySize, rng: &rng)
+                result = softmax.sampledLoss(top, targets: targets, mask: mask, sample: sample)
+            } else {
+                result = softmax.fullLoss(top, targets: targets, mask: mask)
+            }
+            losses[direction] = result.0
+            softmaxCaches[direction] = result.1
+            stacks[direction] = stack
+        }
+        return (LossReport(forward: losses[.forward]!, backward: losses[.backward]!),
+                StepCache(charCache: charCache, stacks: stacks, softmaxCaches: softmaxCaches, rows: tokens,
+                          tokenEmbeddings: embeddings))
+    }
+
+    /// Gradients of dLoss·0.5·(forward + backward mean loss) into every parameter.
+    public func backward(_ cache: StepCache, dLoss: T, dropoutRate: T) {
+        let dropout = Dropout<T>(rate: dropoutRate)
+        let tokens = cache.rows, p = tokenDim
+        var dEmbeddings = Tensor<T>(shape: [2 * tokens, p])
+        for direction in Direction.allCases {
+            let dTop = softmax.backward(cache: cache.softmaxCaches[direction]!, dLoss: dLoss / 2)
+            let dx = backwardStack(direction, dTop: dTop, cache: cache.stacks[direction]!, dropout: dropout)
+            let offset = direction == .forward ? 0 : tokens * p
+            dEmbeddings.scalars.replaceSubrange(offset..<(offset + tokens * p), with: dx.scalars)
+        }
+        if charCNN.parameters.contains(where: \.isTrainable) {
+            charCNN.backward(dEmbeddings, cache: cache.charCache)
+        }
+    }
+}

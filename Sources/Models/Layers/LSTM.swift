@@ -1,0 +1,232 @@
+import Framework
+
+/// LSTM state carried between windows: c [B, C] and h [B, H].
+public struct LSTMState<T: Scalar>: Sendable {
+    public var cell: Tensor<T>
+    public var hidden: Tensor<T>
+    public init(cell: Tensor<T>, hidden: Tensor<T>) {
+        self.cell = cell
+        self.hidden = hidden
+    }
+    public static func zeros(batch: Int, cellSize: Int, outputSize: Int) -> LSTMState {
+        LSTMState(cell: Tensor(shape: [batch, cellSize]), hidden: Tensor(shape: [batch, outputSize]))
+    }
+}
+
+/// One LSTM layer over a window of T steps, TensorFlow `LSTMCell` convention (bilm-tf):
+/// gates = [x; h]·kernel + bias in blocks i, j, f, o; c' = σ(f + 1)·c + σ(i)·tanh(j) (clipped);
+/// h' = (σ(o)·tanh(c'))·projection (clipped), or without projection h' = σ(o)·tanh(c').
+///
+/// Sequences are time-major: row t·B + b is step t of stream b. The input projections of all T steps
+/// are one GEMM before the recurrence; the weight gradients are one GEMM each after it.
+public final class LSTMLayer<T: Scalar>: HasParameters {
+    public let kernel: Parameter<T>          // [I + H, 4C]
+    public let bias: Parameter<T>            // [4C]
+    public let projection: Parameter<T>?     // [C, P]
+    public let inputSize: Int
+    public let cellSize: Int
+    public let cellClip: T?
+    public let projectionClip: T?
+    public var outputSize: Int { projection?.shape[1] ?? cellSize }
+    public var parameters: [Parameter<T>] { [kernel, bias] + (projection.map { [$0] } ?? []) }
+
+    public init(name: String, inputSize: Int, cellSize: Int, projectionSize: Int?, cellClip: Double?,
+                projectionClip: Double?, rng: inout SeededRandom) {
+        self.inputSize = inputSize
+        self.cellSize = cellSize
+        let h = projectionSize ?? cellSize
+        kernel = Parameter(name: "\(name).kernel",
+                           value: Initializer.glorotUniform.make([inputSize + h, 4 * cellSize], rng: &rng))
+        bias = Parameter(name: "\(name).bias", value: Tensor(shape: [4 * cellSize]))
+        projection = projectionSize.map {
+            Parameter(name: "\(name).projection", value: Initializer.glorotUniform.make([cellSize, $0], rng: &rng))
+        }
+        self.cellClip = cellClip.map { T($0) }
+        // TensorFlow clips the projected output only; without a projection there is nothing to clip.
+        self.projectionClip = projectionSize == nil ? nil : projectionClip.map { T($0) }
+    }
+
+    public struct Cache {
+        public var steps: Int
+        public var batch: Int
+        var input: Tensor<T>        // [T·B, I]
+        var gates: Tensor<T>        // [T·B, 4C] activations σ(i), tanh(j), σ(f+1), σ(o)
+        var cells: Tensor<T>        // [(T+1)·B, C], block 0 = the initial state
+        var hiddens: Tensor<T>      // [(T+1)·B, H], block 0 = the initial state
+        var unprojected: Tensor<T>? // [T·B, C] σ(o)·tanh(c), the projection's input
+        /// The state after step t (0-based) of stream b.
+        public func state(afterStep t: Int, row b: Int) -> (cell: ArraySlice<T>, hidden: ArraySlice<T>) {
+            let c = cells.columns, h = hiddens.columns, r = (t + 1) * batch + b
+            return (cells.scalars[(r * c)..<((r + 1) * c)], hiddens.scalars[(r * h)..<((r + 1) * h)])
+        }
+    }
+
+    /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step.
+    public func forward(_ x: Tensor<T>, steps: Int, initial: LSTMState<T>) -> (output: Tensor<T>, cache: Cache, final: LSTMState<T>) {
+        let b = initial.cell.rows, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
+        precondition(x.rows == steps * b && x.columns == i, "LSTM input \(x.shape), expected [\(steps * b), \(i)]")
+        precondition(initial.cell.shape == [b, c] && initial.hidden.shape == [b, h], "LSTM state shapes")
+        var gates = Tensor<T>(shape: [steps * b, g])
+        // All steps' input projections at once, with the bias.
+        x.withUnsafeBufferPointer { xp in
+            kernel.value.withUnsafeBufferPointer { w in
+                gates.withUnsafeMutableBufferPointer { gp in
+                    BLAS.gemm(.none, .none, m: steps * b, n: g, k: i, alpha: 1, a: xp.baseAddress!, lda: i,
+                              b: w.baseAddress!, ldb: g, beta: 0, c: gp.baseAddress!, ldc: g)
+                }
+            }
+        }
+        bias.value.withUnsafeBufferPointer { bp in gates.withUnsafeMutableBufferPointer { Kernels.addRowVector(bp, to: $0, columns: g) } }
+        var cells = Tensor<T>(shape: [(steps + 1) * b, c])
+        var hiddens = Tensor<T>(shape: [(steps + 1) * b, h])
+        cells.scalars.replaceSubrange(0..<(b * c), with: initial.cell.scalars)
+        hiddens.scalars.replaceSubrange(0..<(b * h), with: initial.hidden.scalars)
+        var unprojected = Tensor<T>(shape: projection == nil ? [0, c] : [steps * b, c])
+        let cellClip = self.cellClip, projectionClip = self.projectionClip
+        unprojected.withUnsafeMutableBufferPointer { up in
+        kernel.value.withUnsafeBufferPointer { w in
+            gates.withUnsafeMutableBufferPointer { gp in
+                cells.withUnsafeMutableBufferPointer { cp in
+                    hiddens.withUnsafeMutableBufferPointer { hp in
+                        let recurrent = w.baseAddress! + i * g
+                        for t in 0..<steps {
+                            let gt = gp.baseAddress! + t * b * g
+                            BLAS.gemm(.none, .none, m: b, n: g, k: h, alpha: 1, a: hp.baseAddress! + t * b * h, lda: h,
+                                      b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
+                            let cPrev = cp.baseAddress! + t * b * c, cNext = cp.baseAddress! + (t + 1) * b * c
+                            // Without projection σ(o)·tanh(c) is the output itself.
+                            let m: UnsafeMutablePointer<T> = projection == nil
+                                ? hp.baseAddress! + (t + 1) * b * h
+                                : up.baseAddress! + t * b * c
+                            for r in 0..<b {
+                                let row = gt + r * g
+                                for k in 0..<c {
+                                    let ig = Kernels.sigmoid(row[k]), jg = T.tanh(row[c + k])
+                                    let fg = Kernels.sigmoid(row[2 * c + k] + 1), og = Kernels.sigmoid(row[3 * c + k])
+                                    row[k] = ig; row[c + k] = jg; row[2 * c + k] = fg; row[3 * c + k] = og
+                                    var cell = fg * cPrev[r * c + k] + ig * jg
+                                    if let clip = cellClip { cell = min(max(cell, -clip), clip) }
+                                    cNext[r * c + k] = cell
+                                    m[r * c + k] = og * T.tanh(cell)
+                                }
+                            }
+                            if let projection {
+                                let hNext = hp.baseAddress! + (t + 1) * b * h
+                                projection.value.withUnsafeBufferPointer { pp in
+                                    BLAS.gemm(.none, .none, m: b, n: h, k: c, alpha: 1, a: m, lda: c,
+                                              b: pp.baseAddress!, ldb: h, beta: 0, c: hNext, ldc: h)
+                                }
+                                if let clip = projectionClip {
+                                    for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        }
+        let output = Tensor(shape: [steps * b, h], scalars: Array(hiddens.scalars[(b * h)...]))
+        let final = LSTMState(cell: Tensor(shape: [b, c], scalars: Array(cells.scalars[(steps * b * c)...])),
+                              hidden: Tensor(shape: [b, h], scalars: Array(hiddens.scalars[(steps * b * h)...])))
+        return (output, Cache(steps: steps, batch: b, input: x, gates: gates, cells: cells, hiddens: hiddens,
+                              unprojected: projection == nil ? nil : unprojected), final)
+    }
+
+    /// dOutput [T·B, H] → dInput [T·B, I]; accumulates the parameter gradients. The initial state is a
+    /// constant (truncated BPTT).
+    public func backward(_ dOutput: Tensor<T>, cache: Cache) -> Tensor<T> {
+        let steps = cache.steps, b = cache.batch, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
+        precondition(dOutput.shape == [steps * b, h], "LSTM dOutput \(dOutput.shape)")
+        var dGates = Tensor<T>(shape: [steps * b, g])
+        var dHidden = dOutput                      // becomes d(pre-clip h) per step
+        var dUnprojected = [T](repeating: 0, count: b * c)
+        var dhNext = [T](repeating: 0, count: b * h)
+        var dcNext = [T](repeating: 0, count: b * c)
+        let cellClip = self.cellClip, projectionClip = self.projectionClip
+        kernel.value.withUnsafeBufferPointer { w in
+            dGates.withUnsafeMutableBufferPointer { dg in
+                dHidden.withUnsafeMutableBufferPointer { dh in
+                    cache.gates.withUnsafeBufferPointer { gp in
+                        cache.cells.withUnsafeBufferPointer { cp in
+                            cache.hiddens.withUnsafeBufferPointer { hp in
+                                for t in stride(from: steps - 1, through: 0, by: -1) {
+                                    let dht = dh.baseAddress! + t * b * h
+                                    let hNext = hp.baseAddress! + (t + 1) * b * h
+                                    for k in 0..<(b * h) {
+                                        var d = dht[k] + dhNext[k]
+                                        if let clip = projectionClip, abs(hNext[k]) >= clip { d = 0 }
+                                        dht[k] = d
+                                    }
+                                    if let projection {
+                                        projection.value.withUnsafeBufferPointer { pp in
+                                            dUnprojected.withUnsafeMutableBufferPointer { dm in
+                                                BLAS.gemm(.none, .transposed, m: b, n: c, k: h, alpha: 1, a: dht, lda: h,
+                                                          b: pp.baseAddress!, ldb: h, beta: 0, c: dm.baseAddress!, ldc: c)
+                                            }
+                                        }
+                                    } else {
+                                        for k in 0..<(b * c) { dUnprojected[k] = dht[k] }
+                                    }
+                                    let gt = gp.baseAddress! + t * b * g, dgt = dg.baseAddress! + t * b * g
+                                    let cPrev = cp.baseAddress! + t * b * c, cNow = cp.baseAddress! + (t + 1) * b * c
+                                    for r in 0..<b {
+                                        let row = gt + r * g, drow = dgt + r * g
+                                        for k in 0..<c {
+                                            let ig = row[k], jg = row[c + k], fg = row[2 * c + k], og = row[3 * c + k]
+                                            let cell = cNow[r * c + k], tc = T.tanh(cell), dm = dUnprojected[r * c + k]
+                                            var dc = dcNext[r * c + k] + dm * og * (1 - tc * tc)
+                                            if let clip = cellClip, abs(cell) >= clip { dc = 0 }
+                                            drow[k] = dc * jg * ig * (1 - ig)
+                                            drow[c + k] = dc * ig * (1 - jg * jg)
+                                            drow[2 * c + k] = dc * cPrev[r * c + k] * fg * (1 - fg)
+                                            drow[3 * c + k] = dm * tc * og * (1 - og)
+                                            dcNext[r * c + k] = dc * fg
+                                        }
+                                    }
+                                    dhNext.withUnsafeMutableBufferPointer { dn in
+                                        BLAS.gemm(.none, .transposed, m: b, n: h, k: g, alpha: 1, a: dgt, lda: g,
+                                                  b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dn.baseAddress!, ldc: h)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Weight gradients over all steps at once.
+        if kernel.isTrainable {
+            kernel.grad.withUnsafeMutableBufferPointer { gw in
+                dGates.withUnsafeBufferPointer { dg in
+                    cache.input.withUnsafeBufferPointer { xp in
+                        BLAS.gemm(.transposed, .none, m: i, n: g, k: steps * b, alpha: 1, a: xp.baseAddress!, lda: i,
+                                  b: dg.baseAddress!, ldb: g, beta: 1, c: gw.baseAddress!, ldc: g)
+                    }
+                    cache.hiddens.withUnsafeBufferPointer { hp in
+                        BLAS.gemm(.transposed, .none, m: h, n: g, k: steps * b, alpha: 1, a: hp.baseAddress!, lda: h,
+                                  b: dg.baseAddress!, ldb: g, beta: 1, c: gw.baseAddress! + i * g, ldc: g)
+                    }
+                }
+            }
+        }
+        if bias.isTrainable {
+            dGates.withUnsafeBufferPointer { dg in
+                bias.grad.withUnsafeMutableBufferPointer { Kernels.accumulateColumnSums(of: dg, columns: g, into: $0) }
+            }
+        }
+        if let projection, projection.isTrainable, let unprojected = cache.unprojected {
+            BLAS.matmul(unprojected, dHidden, into: &projection.grad, transposeA: .transposed, beta: 1)
+        }
+        var dInput = Tensor<T>(shape: [steps * b, i])
+        dGates.withUnsafeBufferPointer { dg in
+            kernel.value.withUnsafeBufferPointer { w in
+                dInput.withUnsafeMutableBufferPointer { dx in
+                    BLAS.gemm(.none, .transposed, m: steps * b, n: i, k: g, alpha: 1, a: dg.baseAddress!, lda: g,
+                              b: w.baseAddress!, ldb: g, beta: 0, c: dx.baseAddress!, ldc: i)
+                }
+            }
+        }
+        return dInput
+    }
+}

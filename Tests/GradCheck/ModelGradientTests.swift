@@ -1,0 +1,181 @@
+import Foundation
+import Framework
+import Models
+import Testing
+import TestSupport
+
+/// Float64 central-difference checks of the ELMo layers (DESIGN §7: max relative error ≤ 1e-6).
+@Suite("Gradient checks: ELMo layers")
+struct ModelGradientTests {
+    static let tolerance = 1e-6
+
+    static func chars(_ tokens: [String]) -> [Int32] { tokens.flatMap { CharacterIDs.encode($0) } }
+
+    @Test("Highway: both linear maps and the input")
+    func highway() {
+        var rng = SeededRandom(seed: 11)
+        let layer = Highway<Double>(name: "hw", dimension: 6, rng: &rng)
+        for p in layer.parameters { rng.fillUniform(&p.value, -0.8, 0.8) }
+        let x = randomParameter("x", [4, 6], seed: 12)
+        let loss = ProjectionLoss(shape: [4, 6], seed: 13)
+        let result = GradientChecker.check(layer.parameters + [x]) {
+            loss.value(layer.forward(x.value).output)
+        } backward: {
+            let (y, cache) = layer.forward(x.value)
+            x.accumulate(layer.backward(loss.gradient(like: y), cache: cache))
+        }
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+    }
+
+    @Test("Char-CNN: embedding, convolutions + max-pool + relu, highway, projection")
+    func charCNN() {
+        var rng = SeededRandom(seed: 21)
+        let cnn = CharCNN<Double>(embeddingDim: 3, filters: [(1, 2), (2, 3), (3, 2)], highwayCount: 1, outputDim: 4, rng: &rng)
+        for p in cnn.parameters where p.name.contains("conv") { rng.fillUniform(&p.value, -0.6, 0.6) }
+        let chars = Self.chars(["<S>", "héllo", "a", "</S>", "zz"])
+        let loss = ProjectionLoss(shape: [5, 4], seed: 22)
+        let result = GradientChecker.check(cnn.parameters, samplesPerTensor: 80) {
+            loss.value(cnn.forward(chars: chars).output)
+        } backward: {
+            let (y, cache) = cnn.forward(chars: chars)
+            cnn.backward(loss.gradient(like: y), cache: cache)
+        }
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+        #expect(result.elementsChecked > 250)
+    }
+
+    static func lstmCheck(projection: Int?, cellClip: Double?, projectionClip: Double?, steps: Int, seed: UInt64)
+        -> (result: GradientCheckResult, clippedCells: Int, clippedOutputs: Int) {
+        var rng = SeededRandom(seed: seed)
+        let layer = LSTMLayer<Double>(name: "lstm", inputSize: 3, cellSize: 4, projectionSize: projection,
+                                      cellClip: cellClip, projectionClip: projectionClip, rng: &rng)
+        for p in layer.parameters { rng.fillUniform(&p.value, -0.9, 0.9) }
+        let h = layer.outputSize, b = 2
+        let x = randomParameter("x", [steps * b, 3], seed: seed + 1)
+        let initial = LSTMState<Double>(cell: randomParameter("c0", [b, 4], seed: seed + 2).value,
+                                        hidden: randomParameter("h0", [b, h], seed: seed + 3, scale: 0.5).value)
+        let loss = ProjectionLoss(shape: [steps * b, h], seed: seed + 4)
+        let result = GradientChecker.check(layer.parameters + [x]) {
+            loss.value(layer.forward(x.value, steps: steps, initial: initial).output)
+        } backward: {
+            let (y, cache, _) = layer.forward(x.value, steps: steps, initial: initial)
+            x.accumulate(layer.backward(loss.gradient(like: y), cache: cache))
+        }
+        let (y, cache, _) = layer.forward(x.value, steps: steps, initial: initial)
+        var clippedCells = 0
+        for t in 0..<steps { for r in 0..<b { clippedCells += cache.state(afterStep: t, row: r).cell.filter { abs($0) == cellClip }.count } }
+        return (result, clippedCells, y.scalars.filter { abs($0) == projectionClip }.count)
+    }
+
+    @Test("LSTM with projection, BPTT through 6 steps from a carried state")
+    func lstmWithProjection() {
+        let (result, _, _) = Self.lstmCheck(projection: 2, cellClip: nil, projectionClip: nil, steps: 6, seed: 31)
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+    }
+
+    @Test("LSTM without projection (the paddle preset's cell)")
+    func lstmWithoutProjection() {
+        let (result, _, _) = Self.lstmCheck(projection: nil, cellClip: nil, projectionClip: nil, steps: 5, seed: 41)
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+    }
+
+    @Test("LSTM with projection and active cell/projection clipping (the small preset's cell)")
+    func lstmWithClipping() {
+        // Clips low enough that some cells and outputs are clipped: their gradient is zero.
+        let (result, clippedCells, clippedOutputs) = Self.lstmCheck(projection: 2, cellClip: 0.6, projectionClip: 0.35, steps: 6, seed: 51)
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+        #expect(clippedCells > 0 && clippedOutputs > 0, "clipping never active: \(clippedCells) cells, \(clippedOutputs) outputs")
+    }
+
+    static func miniOptions(skip: Bool = true) -> BiLMOptions {
+        BiLMOptions(cellSize: 4, projectionDim: 3, layerCount: 2, cellClip: 3, projectionClip: 3, skipConnections: skip,
+                    charEmbeddingDim: 3, filters: [[1, 2], [2, 3]], highwayCount: 1, maxCharactersPerToken: 50,
+                    activation: "relu")
+    }
+
+    static func miniBatch(vocabulary: Vocabulary) throws -> LMBatch {
+        let sentences = [["the", "cat", "sat"], ["a", "dög"], ["on", "the", "mat", "xyz"], ["cat"]]
+        var rows: [[EncodedSentence]] = [[], []]
+        for (i, s) in sentences.enumerated() { rows[i % 2].append(EncodedSentence(words: s, vocabulary: vocabulary)) }
+        return makeBatch(rows: rows, steps: 4)
+    }
+
+    /// A window built by hand from per-row sentences (same layout as StreamBatcher).
+    static func makeBatch(rows: [[EncodedSentence]], steps: Int) -> LMBatch {
+        let b = rows.count, width = CharacterIDs.tokenLength
+        var batch = LMBatch(rows: b, steps: steps,
+                            forwardChars: .init(repeating: 0, count: steps * b * width),
+                            backwardChars: .init(repeating: 0, count: steps * b * width),
+                            forwardTargets: .init(repeating: 0, count: steps * b),
+                            backwardTargets: .init(repeating: 0, count: steps * b),
+                            mask: .init(repeating: true, count: steps * b))
+        for (r, sentences) in rows.enumerated() {
+            var t = 0
+            for s in sentences {
+                for k in 0..<s.predictionCount where t < steps {
+                    let slot = t * b + r
+                    batch.forwardTargets[slot] = s.wordIDs[s.index(k + 1, backward: false)]
+                    batch.backwardTargets[slot] = s.wordIDs[s.index(k + 1, backward: true)]
+                    for c in 0..<width {
+                        batch.forwardChars[slot * width + c] = s.chars[s.index(k, backward: false) * width + c]
+                        batch.backwardChars[slot * width + c] = s.chars[s.index(k, backward: true) * width + c]
+                    }
+                    t += 1
+                }
+            }
+        }
+        return batch
+    }
+
+    static func bilmCheck(sampled: Bool, dropout: Double, skip: Bool = true) throws -> GradientCheckResult {
+        let vocabulary = try Vocabulary(tokens: ["the", "cat", "sat", "a", "on", "mat"])
+        var rng = SeededRandom(seed: 61)
+        let model = BidirectionalLM<Double>(options: miniOptions(skip: skip), vocabularySize: vocabulary.count, rng: &rng)
+        for p in model.parameters where p.name.contains("lstm") || p.name.contains("conv") { rng.fillUniform(&p.value, -0.7, 0.7) }
+        let batch = try miniBatch(vocabulary: vocabulary)
+        let sample = CandidateSample(candidates: [4, 1, 6, 0], tries: 7, vocabularySize: vocabulary.count)
+        func run() -> (BidirectionalLM<Double>.LossReport, BidirectionalLM<Double>.StepCache) {
+            var states = model.zeroStates(batch: 2)
+            var dropoutRNG = SeededRandom(seed: 99)   // the same dropout masks on every evaluation
+            return model.loss(batch, states: &states, dropoutRate: dropout, training: dropout > 0,
+                              rng: &dropoutRNG, fixedSample: sampled ? sample : nil)
+        }
+        return GradientChecker.check(model.parameters, samplesPerTensor: 40) {
+            run().0.mean
+        } backward: {
+            let (_, cache) = run()
+            model.backward(cache, dLoss: 1, dropoutRate: dropout)
+        }
+    }
+
+    @Test("BiLM end to end, full softmax, dropout, skip connection")
+    func bilmFull() throws {
+        let result = try Self.bilmCheck(sampled: false, dropout: 0.3)
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+        #expect(result.elementsChecked > 400)
+    }
+
+    @Test("BiLM end to end, sampled softmax with fixed candidates (one an accidental hit), no skip")
+    func bilmSampled() throws {
+        let result = try Self.bilmCheck(sampled: true, dropout: 0, skip: false)
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+    }
+
+    @Test("Sampled softmax alone: log-Q correction and removed accidental hits")
+    func sampledSoftmax() {
+        var rng = SeededRandom(seed: 71)
+        let layer = SoftmaxOutput<Double>(vocabularySize: 10, inputSize: 3, rowSparse: true, rng: &rng)
+        rng.fillUniform(&layer.bias.value, -0.5, 0.5)
+        let h = randomParameter("h", [5, 3], seed: 72)
+        let targets: [Int32] = [2, 7, 2, 0, 9]
+        let sample = CandidateSample(candidates: [7, 3, 0, 5], tries: 6, vocabularySize: 10)
+        let result = GradientChecker.check(layer.parameters + [h]) {
+            Double(layer.sampledLoss(h.value, targets: targets, mask: [true, true, false, true, true], sample: sample).0.mean)
+        } backward: {
+            let (_, cache) = layer.sampledLoss(h.value, targets: targets, mask: [true, true, false, true, true], sample: sample)
+            h.accumulate(layer.backward(cache: cache, dLoss: 1))
+        }
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+        #expect(Set(layer.weight.touchedRows) == [7, 3, 0, 5, 2, 9])
+    }
+}
