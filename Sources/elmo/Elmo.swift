@@ -15,7 +15,7 @@ struct Elmo: ParsableCommand {
             commandName: "elmo",
             abstract: "Pretrain ELMo bidirectional language models on the CPU and use them as encoders.",
             version: "swift-elmo 0.1.0 — \(BLASRuntime.summary)",
-            subcommands: [List.self])
+            subcommands: [VocabCommand.self, PretrainCommand.self, EvalCommand.self, EmbedCommand.self, List.self])
     }
 }
 

@@ -32,6 +32,8 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
     public var count: Int { value.count }
 
     /// Records that backward wrote into `row` of ``grad``.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func markRowTouched(_ row: Int) {
         if rowTouched.isEmpty { rowTouched = Array(repeating: false, count: value.rows) }
         if !rowTouched[row] {
@@ -41,6 +43,8 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
     }
 
     /// Clears the gradient: all of it, or only the touched rows of a row-sparse parameter.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func zeroGrad() {
         guard isRowSparse else {
             grad.zero()

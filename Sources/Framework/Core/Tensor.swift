@@ -1,5 +1,9 @@
 /// A dense, contiguous, row-major array of scalars with a shape.
 ///
+/// The hot generic entry points of Framework carry `@_specialize(exported: true, …)` for Float and
+/// Double: without it, generic code called from another module runs through witness tables, an
+/// order of magnitude slower in elementwise loops.
+///
 /// Value semantics (copy-on-write through the underlying `Array`). Hot loops reach the storage
 /// through ``withUnsafeBufferPointer(_:)`` / ``withUnsafeMutableBufferPointer(_:)`` and never
 /// allocate per element.
@@ -8,13 +12,27 @@ public struct Tensor<T: Scalar>: Equatable, Sendable {
     public var scalars: [T]
 
     /// A tensor of `shape` filled with `value`.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public init(shape: [Int], repeating value: T = 0) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         self.shape = shape
         self.scalars = Array(repeating: value, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose scalars are unspecified: for buffers a GEMM with beta = 0 overwrites entirely.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public init(uninitializedShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.scalars = Array(unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     /// A tensor of `shape` over `scalars` (row-major); the counts must agree.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public init(shape: [Int], scalars: [T]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         precondition(shape.reduce(1, *) == scalars.count,
@@ -43,6 +61,8 @@ public struct Tensor<T: Scalar>: Equatable, Sendable {
     }
 
     /// Sets every scalar to zero, keeping the storage.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public mutating func zero() {
         scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }

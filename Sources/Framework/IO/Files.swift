@@ -118,6 +118,11 @@ public enum JSONText {
         return "\(x)"
     }
 
+    /// Whether a JSONSerialization value is a JSON boolean (on Linux any NSNumber also casts to Bool).
+    public static func isBoolean(_ value: Any) -> Bool {
+        String(describing: type(of: value)).contains("Boolean") || type(of: value) == Bool.self
+    }
+
     /// Parses a JSON object, or throws an input error naming `source`.
     public static func parseObject(_ bytes: [UInt8], source: String) throws -> [String: Any] {
         let value: Any

@@ -12,6 +12,8 @@ public struct Dropout<T: Scalar> {
     /// The per-element multipliers (0 or 1/(1−rate)); nil when dropout was the identity.
     public struct Cache { public var multipliers: [T]? }
 
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func forward(_ x: Tensor<T>, training: Bool, rng: inout SeededRandom) -> (output: Tensor<T>, cache: Cache) {
         guard training, rate > 0 else { return (x, Cache(multipliers: nil)) }
         let keep = 1 / (1 - rate)
@@ -31,6 +33,8 @@ public struct Dropout<T: Scalar> {
         return (y, Cache(multipliers: multipliers))
     }
 
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func backward(_ dy: Tensor<T>, cache: Cache) -> Tensor<T> {
         guard let multipliers = cache.multipliers else { return dy }
         precondition(multipliers.count == dy.count, "dropout dy \(dy.count) vs \(multipliers.count)")

@@ -27,6 +27,8 @@ public struct Embedding<T: Scalar>: HasParameters {
     }
 
     /// ids [N] → vectors [N, D].
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func forward(_ ids: [Int32]) -> Tensor<T> {
         let d = dimension, v = vocabularySize
         var out = Tensor<T>(shape: [ids.count, d])
@@ -43,6 +45,8 @@ public struct Embedding<T: Scalar>: HasParameters {
     }
 
     /// Adds dOut [N, D] into the rows named by `ids`.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func backward(_ dOut: Tensor<T>, ids: [Int32]) {
         guard table.isTrainable else { return }
         let d = dimension

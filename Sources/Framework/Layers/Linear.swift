@@ -35,6 +35,8 @@ public struct Linear<T: Scalar>: HasParameters {
     }
 
     /// x [N…, I] → y [N…, O].
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func forward(_ x: Tensor<T>) -> (output: Tensor<T>, cache: Cache) {
         precondition(x.columns == inputSize, "Linear expects last dimension \(inputSize), got \(x.shape)")
         var y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outputSize])
@@ -48,6 +50,8 @@ public struct Linear<T: Scalar>: HasParameters {
     }
 
     /// Accumulates dW += xᵀ·dy and db += Σ_rows dy; returns dx = dy·Wᵀ when asked.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     @discardableResult
     public func backward(_ dy: Tensor<T>, cache: Cache, inputGradient: Bool = true) -> Tensor<T>? {
         precondition(dy.columns == outputSize && dy.rows == cache.input.rows, "Linear dy \(dy.shape)")

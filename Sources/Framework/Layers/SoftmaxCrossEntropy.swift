@@ -24,6 +24,8 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
     }
 
     /// logits [N, V] (consumed), targets [N] in 0..<V, mask [N] (nil = all rows).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func forward(
         logits: consuming Tensor<T>, targets: [Int32], mask: [Bool]? = nil
     ) -> (output: Output, cache: Cache) {
@@ -52,6 +54,8 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
     }
 
     /// dlogits = dLoss·(p − onehot(target))/K on kept rows, 0 elsewhere; reuses the cache's buffer.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func backward(cache: consuming Cache, dLoss: T = 1) -> Tensor<T> {
         var grad = cache.probabilities
         let n = grad.rows, v = grad.columns

@@ -28,6 +28,8 @@ public typealias OptimizerRegistry = Registry<Void, any Optimizer>
 /// (TensorFlow's `clip_by_global_norm`, as bilm-tf and PaddleNLP train ELMo).
 public enum GradientClipping {
     /// The global norm √(Σ‖g‖²) over trainable parameters, accumulated in Double.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func globalNorm<T: Scalar>(_ parameters: [Parameter<T>]) -> Double {
         var sum = 0.0
         for p in parameters where p.isTrainable {
@@ -46,6 +48,8 @@ public enum GradientClipping {
     }
 
     /// Clips in place and returns the norm before clipping (non-finite when a gradient is).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     @discardableResult
     public static func clipGlobalNorm<T: Scalar>(_ parameters: [Parameter<T>], maxNorm: Double) -> Double {
         let norm = globalNorm(parameters)

@@ -73,7 +73,8 @@ public struct BiLMOptions: Sendable, Equatable {
         }
         func int(_ o: [String: Any], _ key: String, _ path: String, minimum: Int = 1) throws -> Int {
             guard let v = o[key] else { throw InputError("\(source): missing key \(path)") }
-            guard let n = v as? NSNumber, Double(n.intValue) == n.doubleValue, !(v is Bool) else {
+            // On Linux every NSNumber casts to Bool; JSON booleans are the __NSCFBoolean subclass.
+            guard let n = v as? NSNumber, Double(n.intValue) == n.doubleValue, !JSONText.isBoolean(v) else {
                 throw InputError("\(source): \(path) must be an integer")
             }
             guard n.intValue >= minimum else { throw InputError("\(source): \(path) = \(n.intValue) must be ≥ \(minimum)") }
@@ -83,6 +84,11 @@ public struct BiLMOptions: Sendable, Equatable {
             guard let v = o[key], !(v is NSNull) else { return nil }
             guard let n = v as? NSNumber, n.doubleValue > 0 else { throw InputError("\(source): \(path) must be a positive number or null") }
             return n.doubleValue
+        }
+        func bool(_ o: [String: Any], _ key: String, _ path: String) throws -> Bool {
+            guard let v = o[key], !(v is NSNull) else { return false }
+            guard JSONText.isBoolean(v), let b = v as? Bool else { throw InputError("\(source): \(path) must be true or false") }
+            return b
         }
         let lstm = try object(root, "lstm", "lstm")
         let cnn = try object(root, "char_cnn", "char_cnn")
@@ -108,7 +114,7 @@ public struct BiLMOptions: Sendable, Equatable {
             layerCount: try int(lstm, "n_layers", "lstm.n_layers"),
             cellClip: try clip(lstm, "cell_clip", "lstm.cell_clip"),
             projectionClip: try clip(lstm, "proj_clip", "lstm.proj_clip"),
-            skipConnections: (lstm["use_skip_connections"] as? Bool) ?? false,
+            skipConnections: try bool(lstm, "use_skip_connections", "lstm.use_skip_connections"),
             charEmbeddingDim: try int(embedding, "dim", "char_cnn.embedding.dim"),
             filters: filterList.map { $0.map(\.intValue) },
             highwayCount: try int(cnn, "n_highway", "char_cnn.n_highway", minimum: 0),

@@ -156,12 +156,16 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     }
 
     /// Gradients of dLoss·0.5·(forward + backward mean loss) into every parameter.
-    public func backward(_ cache: StepCache, dLoss: T, dropoutRate: T) {
+    public func backward(_ cache: consuming StepCache, dLoss: T, dropoutRate: T) {
         let dropout = Dropout<T>(rate: dropoutRate)
         let tokens = cache.rows, p = tokenDim
         var dEmbeddings = Tensor<T>(shape: [2 * tokens, p])
+        // Taken out of the cache so that the softmax backward owns its [N, V] buffer and reuses it
+        // in place instead of copying it.
+        var softmaxCaches = cache.softmaxCaches
+        cache.softmaxCaches = [:]
         for direction in Direction.allCases {
-            let dTop = softmax.backward(cache: cache.softmaxCaches[direction]!, dLoss: dLoss / 2)
+            let dTop = softmax.backward(cache: softmaxCaches.removeValue(forKey: direction)!, dLoss: dLoss / 2)
             let dx = backwardStack(direction, dTop: dTop, cache: cache.stacks[direction]!, dropout: dropout)
             let offset = direction == .forward ? 0 : tokens * p
             dEmbeddings.scalars.replaceSubrange(offset..<(offset + tokens * p), with: dx.scalars)

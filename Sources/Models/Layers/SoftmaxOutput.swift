@@ -34,7 +34,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
     public func fullLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?) -> (Loss, Cache) {
         let n = h.rows, v = vocabularySize
-        var logits = Tensor<T>(shape: [n, v])
+        var logits = Tensor<T>(uninitializedShape: [n, v])
         BLAS.matmul(h, weight.value, into: &logits, transposeB: .transposed)
         bias.value.withUnsafeBufferPointer { b in logits.withUnsafeMutableBufferPointer { Kernels.addRowVector(b, to: $0, columns: v) } }
         let (out, cache) = SoftmaxCrossEntropy.forward(logits: logits, targets: targets, mask: mask)

@@ -1,0 +1,57 @@
+import Foundation
+import Framework
+
+/// Reading and writing `DIR/STEP.safetensors` (+ `.optim.safetensors`); see docs/checkpoint-format.md.
+public enum BiLMCheckpoint {
+    public static let format = "swift-elmo-bilm-1"
+
+    public static func parametersPath(_ prefix: String) -> String { "\(prefix).safetensors" }
+    public static func optimizerPath(_ prefix: String) -> String { "\(prefix).optim.safetensors" }
+
+    /// The parameters file's contents.
+    public static func parametersFile(_ model: BidirectionalLM<Float>, vocabulary: Vocabulary) -> SafeTensors {
+        var file = SafeTensors(metadata: [
+            "format": format,
+            "options": model.options.jsonText(vocabularySize: vocabulary.count),
+            "vocab": vocabulary.tokens.joined(separator: "\n"),
+        ])
+        for p in model.parameters { file[p.name] = StoredTensor(p.value) }
+        return file
+    }
+
+    /// A model and its vocabulary from `prefix.safetensors`. Every tensor must be present with the
+    /// shape the stored options imply; a mismatch names the tensor and both shapes.
+    public static func loadModel(_ prefix: String, sparseSoftmax: Bool = false) throws -> (BidirectionalLM<Float>, Vocabulary) {
+        let path = parametersPath(prefix)
+        let role = "checkpoint"
+        var info = stat()
+        if stat(path, &info) != 0, stat(prefix, &info) == 0, prefix.hasSuffix(".safetensors") {
+            throw InputError("--init-from-ckpt \(prefix): give the checkpoint without its extension (DIR/STEP)")
+        }
+        let file = try SafeTensors.read(path: path, role: role)
+        let source = "\(role) \(path)"
+        guard let optionsText = file.metadata["options"] else { throw InputError("\(source): no model options in its metadata (not a swift-elmo checkpoint?)") }
+        guard let vocabText = file.metadata["vocab"] else { throw InputError("\(source): no vocabulary in its metadata") }
+        let options = try BiLMOptions.parse(Array(optionsText.utf8), source: "\(source) options")
+        let vocabulary = try Vocabulary(tokens: vocabText.split(separator: "\n").map(String.init), source: "\(source) vocab")
+        var rng = SeededRandom(seed: 0)
+        let model = BidirectionalLM<Float>(options: options, vocabularySize: vocabulary.count, sparseSoftmax: sparseSoftmax, rng: &rng)
+        try load(file, into: model.parameters, source: source)
+        return (model, vocabulary)
+    }
+
+    /// Copies the tensors of `file` into `parameters`, by name, checking shapes and that nothing is extra.
+    public static func load(_ file: SafeTensors, into parameters: [Parameter<Float>], source: String) throws {
+        let expected = Set(parameters.map(\.name))
+        for p in parameters {
+            guard let stored = file[p.name] else { throw InputError("\(source): tensor \(p.name) is missing") }
+            guard stored.shape == p.shape else {
+                throw InputError("\(source): tensor \(p.name) has shape \(stored.shape), the model expects \(p.shape)")
+            }
+            p.value = try stored.floatingPoint(Float.self, name: p.name, source: source)
+        }
+        if let extra = file.names.first(where: { !expected.contains($0) }) {
+            throw InputError("\(source): tensor \(extra) is not a parameter of this model")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Framework
+
+/// The pretrained BiLM as a contextual word encoder (ELMo representations).
+///
+/// For a sentence of n tokens, ``encode(_:)`` returns [L + 1, n, 2P]: layer 0 the char-CNN token vector
+/// duplicated for both directions, layer k ≥ 1 the k-th LSTM layer's [forward; backward] outputs, with
+/// `<S>`/`</S>` added internally and removed from the result. Stateless by default: every sentence starts
+/// from zero state. With ``stateful``, each of the ``batchSize`` rows carries its LSTM state from one
+/// call to the next (AllenNLP's ElmoEmbedder / bilm-tf), taken at each row's last real token.
+public final class ELMoEmbedder {
+    public let model: BidirectionalLM<Float>
+    public let vocabulary: Vocabulary
+    public let stateful: Bool
+    public let batchSize: Int
+    private var carried: [Direction: [LSTMState<Float>]]
+
+    public var layerCount: Int { model.options.layerCount + 1 }
+    public var dimension: Int { 2 * model.outputDim }
+
+    public init(model: BidirectionalLM<Float>, vocabulary: Vocabulary, stateful: Bool = false, batchSize: Int = 64) {
+        self.model = model
+        self.vocabulary = vocabulary
+        self.stateful = stateful
+        self.batchSize = batchSize
+        carried = model.zeroStates(batch: batchSize)
+    }
+
+    /// Loads `DIR/STEP` (a checkpoint written by `elmo pretrain` or `elmo import-allennlp`).
+    public convenience init(checkpoint prefix: String, stateful: Bool = false, batchSize: Int = 64) throws {
+        let (model, vocabulary) = try BiLMCheckpoint.loadModel(prefix)
+        self.init(model: model, vocabulary: vocabulary, stateful: stateful, batchSize: batchSize)
+    }
+
+    /// Per sentence a [L + 1, n, 2P] tensor, in input order, batches of ``batchSize`` sentences.
+    public func encode(_ sentences: [[String]]) -> [Tensor<Float>] {
+        var result: [Tensor<Float>] = []
+        result.reserveCapacity(sentences.count)
+        for start in stride(from: 0, to: sentences.count, by: batchSize) {
+            result += encodeBatch(Array(sentences[start..<min(start + batchSize, sentences.count)]))
+        }
+        return result
+    }
+
+    /// Everything ``encode`` computes for one batch, with the caches a trainable encoder needs.
+    public struct BatchPass {
+        public var rows: Int
+        public var steps: Int
+        public var lengths: [Int]
+        public var charCache: CharCNN<Float>.Cache
+        public var tokenEmbeddings: Tensor<Float>               // [2·T·B, P] forward inputs then backward inputs
+        public var stacks: [Direction: BidirectionalLM<Float>.StackCache]
+    }
+
+    /// Runs the BiLM over a batch of sentences (rows ≤ batchSize), time-major, padded with zero tokens.
+    public func run(_ sentences: [[String]], states: inout [Direction: [LSTMState<Float>]]) -> BatchPass {
+        let rows = states[.forward]![0].cell.rows
+        precondition(sentences.count <= rows)
+        let lengths = sentences.map(\.count)
+        let steps = (lengths.max() ?? 0) + 2
+        let width = CharacterIDs.tokenLength
+        var chars = [Int32](repeating: 0, count: 2 * steps * rows * width)
+        for (r, words) in sentences.enumerated() {
+            let encoded = EncodedSentence(words: words, vocabulary: vocabulary)
+            for k in 0..<(words.count + 2) {
+                for direction in Direction.allCases {
+                    let source = encoded.index(k, backward: direction == .backward) * width
+                    let slot = (direction == .forward ? 0 : steps * rows) + k * rows + r
+                    for c in 0..<width { chars[slot * width + c] = encoded.chars[source + c] }
+                }
+            }
+        }
+        let (embeddings, charCache) = model.charCNN.forward(chars: chars)
+        let p = model.tokenDim, tokens = steps * rows
+        var stacks: [Direction: BidirectionalLM<Float>.StackCache] = [:]
+        var rng = SeededRandom(seed: 0)
+        for direction in Direction.allCases {
+            let offset = direction == .forward ? 0 : tokens * p
+            let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
+            var layerStates = states[direction]!
+            let (_, stack) = model.runStack(direction, input: x, steps: steps, states: &layerStates,
+                                            dropout: Dropout(rate: 0), training: false, rng: &rng)
+            // Each row's state after its own last real token (</S>); rows without a sentence keep theirs.
+            for (l, cache) in stack.lstm.enumerated() {
+                for (r, n) in lengths.enumerated() {
+                    let (cell, hidden) = cache.state(afterStep: n + 1, row: r)
+                    let c = cell.count, h = hidden.count
+                    states[direction]![l].cell.scalars.replaceSubrange((r * c)..<((r + 1) * c), with: cell)
+                    states[direction]![l].hidden.scalars.replaceSubrange((r * h)..<((r + 1) * h), with: hidden)
+                }
+            }
+            stacks[direction] = stack
+        }
+        return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache,
+                         tokenEmbeddings: embeddings, stacks: stacks)
+    }
+
+    /// Layer `layer` of sentence `r`'s representation from a pass: [n, 2P].
+    public static func representation(_ pass: BatchPass, row r: Int, layer: Int, outputDim p: Int) -> [Float] {
+        let n = pass.lengths[r], rows = pass.rows
+        var out = [Float](repeating: 0, count: n * 2 * p)
+        for k in 0..<n {
+            let forwardSlot = (k + 1) * rows + r, backwardSlot = (n - k) * rows + r
+            let dst = k * 2 * p
+            if layer == 0 {
+                for j in 0..<p {
+                    out[dst + j] = pass.tokenEmbeddings.scalars[forwardSlot * p + j]
+                    out[dst + p + j] = out[dst + j]
+                }
+            } else {
+                let f = pass.stacks[.forward]!.layerOutputs[layer - 1], b = pass.stacks[.backward]!.layerOutputs[layer - 1]
+                for j in 0..<p {
+                    out[dst + j] = f.scalars[forwardSlot * p + j]
+                    out[dst + p + j] = b.scalars[backwardSlot * p + j]
+                }
+            }
+        }
+        return out
+    }
+
+    private func encodeBatch(_ sentences: [[String]]) -> [Tensor<Float>] {
+        var states = stateful ? carried : model.zeroStates(batch: sentences.count)
+        let pass = run(sentences, states: &states)
+        if stateful { carried = states }
+        let p = model.outputDim
+        return sentences.indices.map { r in
+            let n = pass.lengths[r]
+            var scalars: [Float] = []
+            scalars.reserveCapacity(layerCount * n * 2 * p)
+            for layer in 0..<layerCount { scalars += Self.representation(pass, row: r, layer: layer, outputDim: p) }
+            return Tensor(shape: [layerCount, n, 2 * p], scalars: scalars)
+        }
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import Framework
+
+/// Settings of `elmo pretrain` (PaddleNLP's run_pretrain.py / bilm-tf's train_elmo.py defaults).
+public struct PretrainConfig: Sendable {
+    public var trainPattern: String
+    public var options: BiLMOptions
+    public var saveDirectory: String
+    public var saveFrequency = 100
+    public var logFrequency = 10
+    public var maxSteps: Int? = nil
+    public var epochs = 10
+    public var batchSize = 128
+    public var unrollSteps = 20
+    public var dropout = 0.1
+    public var maxGradientNorm = 10.0
+    /// Candidates per direction for the sampled softmax; nil = full softmax.
+    public var sampledSoftmax: Int? = nil
+    public var seed: UInt64 = 2020
+    public var optimizerName = "adagrad"
+    public var optimizerOptions: [String: String] = [:]
+
+    public init(trainPattern: String, options: BiLMOptions, saveDirectory: String) {
+        self.trainPattern = trainPattern
+        self.options = options
+        self.saveDirectory = saveDirectory
+    }
+}
+
+/// One line of `metrics.jsonl` / progress.
+public struct TrainingMetrics: Sendable {
+    public var step: Int
+    public var epoch: Int
+    public var loss: Double
+    public var forwardPerplexity: Double
+    public var backwardPerplexity: Double
+    public var gradientNorm: Double
+    public var tokensPerSecond: Double
+    public var perplexity: Double { Foundation.exp(loss) }
+
+    public var json: String {
+        "{\"step\": \(step), \"epoch\": \(epoch), \"loss\": \(JSONText.number(loss)), \"perplexity\": \(JSONText.number(perplexity)), "
+            + "\"forward_perplexity\": \(JSONText.number(forwardPerplexity)), \"backward_perplexity\": \(JSONText.number(backwardPerplexity)), "
+            + "\"grad_norm\": \(JSONText.number(gradientNorm)), \"tokens_per_s\": \(JSONText.number(tokensPerSecond.rounded()))}"
+    }
+}
+
+/// Trains the BiLM on continuous streams with truncated BPTT, checkpointing and resuming exactly.
+public final class Pretrainer {
+    public let config: PretrainConfig
+    public let model: BidirectionalLM<Float>
+    public let vocabulary: Vocabulary
+    public let optimizer: any Optimizer
+    public private(set) var step = 0
+    public private(set) var rng: SeededRandom
+    public private(set) var states: [Direction: [LSTMState<Float>]]
+    private(set) var batcher: StreamBatcher
+    let parameters: [Parameter<Float>]
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Called after every step (tests use it to stop or inspect).
+    public var onStep: ((TrainingMetrics) -> Void)? = nil
+
+    /// A fresh model (`resumeFrom` nil) or one continued from `DIR/STEP`.
+    public init(config: PretrainConfig, vocabulary: Vocabulary?, optimizer: any Optimizer, resumeFrom prefix: String?) throws {
+        self.config = config
+        self.optimizer = optimizer
+        let corpus = try Corpus(glob: config.trainPattern, role: "--train-data-path")
+        if let prefix {
+            let (model, storedVocabulary) = try BiLMCheckpoint.loadModel(prefix, sparseSoftmax: config.sampledSoftmax != nil)
+            if let vocabulary, vocabulary != storedVocabulary {
+                throw InputError("--vocab-file differs from the vocabulary stored in \(BiLMCheckpoint.parametersPath(prefix)) (\(vocabulary.count) vs \(storedVocabulary.count) tokens)")
+            }
+            self.model = model
+            self.vocabulary = storedVocabulary
+        } else {
+            guard let vocabulary else { throw InputError("--vocab-file is required (or --init-from-ckpt)") }
+            var initRNG = SeededRandom(seed: config.seed)
+            model = BidirectionalLM(options: config.options, vocabularySize: vocabulary.count,
+                                    sparseSoftmax: config.sampledSoftmax != nil, rng: &initRNG)
+            self.vocabulary = vocabulary
+        }
+        if let samples = config.sampledSoftmax, samples >= model.vocabularySize {
+            throw InputError("--sampled-softmax \(samples): must be smaller than the vocabulary (\(model.vocabularySize))")
+        }
+        parameters = model.parameters
+        rng = SeededRandom(seed: config.seed ^ 0x5EED_0F_D20_9A7)
+        states = model.zeroStates(batch: config.batchSize)
+        let stream = try SentenceStream(corpus: corpus, vocabulary: self.vocabulary, seed: config.seed, shuffle: true, singlePass: false)
+        batcher = StreamBatcher(stream: stream, rows: config.batchSize, steps: config.unrollSteps)
+        if let prefix { try restoreTrainingState(prefix, corpus: corpus) }
+    }
+
+    // MARK: - Training state
+
+    private func restoreTrainingState(_ prefix: String, corpus: Corpus) throws {
+        let path = BiLMCheckpoint.optimizerPath(prefix)
+        guard FileManager.default.fileExists(atPath: path) else {
+            log("note: \(path) not found: starting the optimizer, data and step count afresh from the checkpoint's parameters")
+            return
+        }
+        let file = try SafeTensors.read(path: path, role: "optimizer checkpoint")
+        let source = "optimizer checkpoint \(path)"
+        func integers(_ name: String, count: Int? = nil) throws -> [Int64] {
+            guard let t = file[name] else { throw InputError("\(source): tensor \(name) is missing") }
+            let values = try t.integers(name: name, source: source)
+            if let count, values.count != count { throw InputError("\(source): tensor \(name) has \(values.count) values, expected \(count)") }
+            return values
+        }
+        let storedName = file.metadata["optimizer"] ?? optimizer.name
+        guard storedName == optimizer.name else {
+            throw InputError("\(source): was written by optimizer \(storedName), this run uses \(optimizer.name)")
+        }
+        var optimizerState: [String: StoredTensor] = [:]
+        for name in file.names where name.contains("/") || name == "step" { optimizerState[name] = file[name] }
+        try optimizer.loadState(optimizerState, parameters: parameters, source: source)
+        step = Int(try integers("train.step", count: 1)[0])
+        guard let rngTensor = file["train.rng"] else { throw InputError("\(source): tensor train.rng is missing") }
+        rng = SeededRandom(stateWords: try rngTensor.words(name: "train.rng", source: source))
+        let position = try integers("data.position", count: 3)
+        let offsets = try integers("data.row_offsets")
+        guard offsets.count == config.batchSize else {
+            throw InputError("\(source): saved with --batch-size \(offsets.count), this run has \(config.batchSize)")
+        }
+        let rowsText = file.metadata["data.rows"] ?? ""
+        let rowLines = rowsText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard rowLines.count == config.batchSize else { throw InputError("\(source): data.rows has \(rowLines.count) rows, expected \(config.batchSize)") }
+        let rows: [[String]?] = rowLines.map { line in
+            line.hasPrefix("\u{1}") ? nil : line.split(separator: " ").map(String.init)
+        }
+        let stream = batcher.stream
+        let restoredStream = try SentenceStream(
+            corpus: corpus, vocabulary: vocabulary, seed: stream.seed, shuffle: stream.shuffle, singlePass: false,
+            position: CorpusPosition(epoch: Int(position[0]), fileIndex: Int(position[1]), offset: position[2]))
+        batcher = StreamBatcher(stream: restoredStream, rows: config.batchSize, steps: config.unrollSteps)
+        try batcher.restore(rows: rows, offsets: offsets.map(Int.init))
+        for direction in Direction.allCases {
+            for (l, layer) in model.layers[direction]!.enumerated() {
+                let base = "state.\(direction.rawValue).layer_\(l)"
+                for (suffix, shape) in [("c", [config.batchSize, layer.cellSize]), ("h", [config.batchSize, layer.outputSize])] {
+                    guard let t = file["\(base).\(suffix)"] else { throw InputError("\(source): tensor \(base).\(suffix) is missing") }
+                    guard t.shape == shape else { throw InputError("\(source): tensor \(base).\(suffix) has shape \(t.shape), expected \(shape)") }
+                    let value = try t.floatingPoint(Float.self, name: "\(base).\(suffix)", source: source)
+                    if suffix == "c" { states[direction]![l].cell = value } else { states[direction]![l].hidden = value }
+                }
+            }
+        }
+    }
+
+    func trainingStateFile() -> SafeTensors {
+        var file = SafeTensors(metadata: [
+            "format": BiLMCheckpoint.format,
+            "optimizer": optimizer.name,
+            "optimizer_options": config.optimizerOptions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+            "batch_size": String(config.batchSize),
+            "unroll_steps": String(config.unrollSteps),
+        ])
+        for (name, tensor) in optimizer.state() { file[name] = tensor }
+        file["train.step"] = StoredTensor(int64: [Int64(step)])
+        file["train.rng"] = StoredTensor(uint64: rng.stateWords)
+        let b = batcher
+        let position = b.stream.position
+        file["data.position"] = StoredTensor(int64: [Int64(position.epoch), Int64(position.fileIndex), position.offset])
+        file["data.row_offsets"] = StoredTensor(int64: b.offsets.map(Int64.init))
+        // A row with no current sentence is written as \u{1} (tokens never contain control characters
+        // other than whitespace, which separates them).
+        file.metadata["data.rows"] = b.current.map { $0?.words.joined(separator: " ") ?? "\u{1}" }.joined(separator: "\n")
+        for direction in Direction.allCases {
+            for (l, state) in states[direction]!.enumerated() {
+                file["state.\(direction.rawValue).layer_\(l).c"] = StoredTensor(state.cell)
+                file["state.\(direction.rawValue).layer_\(l).h"] = StoredTensor(state.hidden)
+            }
+        }
+        return file
+    }
+
+    /// Writes `DIR/NAME.optim.safetensors` then `DIR/NAME.safetensors`, each atomically.
+    public func saveCheckpoint(name: String) throws {
+        try Files.ensureDirectory(config.saveDirectory, role: "--save-dir")
+        let prefix = "\(config.saveDirectory)/\(name)"
+        try trainingStateFile().write(to: BiLMCheckpoint.optimizerPath(prefix))
+        try BiLMCheckpoint.parametersFile(model, vocabulary: vocabulary).write(to: BiLMCheckpoint.parametersPath(prefix))
+    }
+
+    // MARK: - Loop
+
+    /// Trains until `maxSteps` or `epochs`; checkpoints every `saveFrequency` steps and at the end (`final`).
+    /// A non-finite loss stops with a runtime failure naming the step; earlier checkpoints stay as they are.
+    @discardableResult
+    public func run() throws -> TrainingMetrics? {
+        try Files.ensureDirectory(config.saveDirectory, role: "--save-dir")
+        let metricsPath = "\(config.saveDirectory)/metrics.jsonl"
+        if !FileManager.default.fileExists(atPath: metricsPath) { _ = FileManager.default.createFile(atPath: metricsPath, contents: nil) }
+        guard let metricsFile = FileHandle(forWritingAtPath: metricsPath) else {
+            throw RuntimeFailure("cannot write \(metricsPath)")
+        }
+        defer { try? metricsFile.close() }
+        try metricsFile.seekToEnd()
+        let dropout = Float(config.dropout)
+        var last: TrainingMetrics? = nil
+        var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowForward = 0.0, windowBackward = 0.0, windowSteps = 0
+        log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps), "
+            + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(step)")
+        while config.maxSteps.map({ step < $0 }) ?? true {
+            guard let batch = try batcher.next() else { break }
+            if batcher.stream.position.epoch >= config.epochs { break }
+            model.zeroGradients()
+            let (report, cache) = model.loss(batch, states: &states, dropoutRate: dropout, training: true,
+                                             samples: config.sampledSoftmax, rng: &rng)
+            let loss = Double(report.mean)
+            guard loss.isFinite else {
+                throw RuntimeFailure("step \(step + 1): loss is \(loss) (not finite); stopped — checkpoints written before this step are intact")
+            }
+            // bilm-tf and PaddleNLP scale the per-token loss by the unroll length before differentiating.
+            model.backward(cache, dLoss: Float(config.unrollSteps), dropoutRate: dropout)
+            let norm = GradientClipping.clipGlobalNorm(parameters, maxNorm: config.maxGradientNorm)
+            guard norm.isFinite else {
+                throw RuntimeFailure("step \(step + 1): gradient norm is \(norm) (not finite); stopped — checkpoints written before this step are intact")
+            }
+            optimizer.step(parameters)
+            step += 1
+            windowTokens += batch.tokenCount
+            windowLoss += loss
+            windowForward += Double(report.forward.mean)
+            windowBackward += Double(report.backward.mean)
+            windowSteps += 1
+            let metrics = TrainingMetrics(
+                step: step, epoch: batcher.stream.position.epoch, loss: loss,
+                forwardPerplexity: Foundation.exp(Double(report.forward.mean)), backwardPerplexity: Foundation.exp(Double(report.backward.mean)),
+                gradientNorm: norm, tokensPerSecond: 0)
+            last = metrics
+            if step % config.logFrequency == 0 {
+                let seconds = Date().timeIntervalSince(windowStart)
+                var averaged = metrics
+                averaged.loss = windowLoss / Double(windowSteps)
+                averaged.forwardPerplexity = Foundation.exp(windowForward / Double(windowSteps))
+                averaged.backwardPerplexity = Foundation.exp(windowBackward / Double(windowSteps))
+                averaged.tokensPerSecond = Double(windowTokens) / max(seconds, 1e-9)
+                metricsFile.write(Data((averaged.json + "\n").utf8))
+                log(String(format: "step %d  epoch %d  loss %.4f  ppl %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
+                           step, averaged.epoch, averaged.loss, averaged.perplexity, averaged.forwardPerplexity,
+                           averaged.backwardPerplexity, norm, averaged.tokensPerSecond))
+                last = averaged
+                windowStart = Date(); windowTokens = 0; windowLoss = 0; windowForward = 0; windowBackward = 0; windowSteps = 0
+            }
+            onStep?(metrics)
+            if step % config.saveFrequency == 0 {
+                try saveCheckpoint(name: String(step))
+                log("saved \(config.saveDirectory)/\(step)")
+            }
+        }
+        try saveCheckpoint(name: "final")
+        log("saved \(config.saveDirectory)/final (step \(step))")
+        return last
+    }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import Framework
+import Models
+
+/// Flag checks that fail with one line naming the flag.
+enum Check {
+    static func positive(_ value: Int, _ flag: String) throws {
+        guard value > 0 else { throw InputError("\(flag) \(value): must be a positive integer") }
+    }
+    static func positive(_ value: Double, _ flag: String) throws {
+        guard value > 0, value.isFinite else { throw InputError("\(flag) \(value): must be a positive number") }
+    }
+    static func fraction(_ value: Double, _ flag: String) throws {
+        guard value >= 0, value < 1 else { throw InputError("\(flag) \(value): must be in [0, 1)") }
+    }
+}
+
+func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+struct VocabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vocab", abstract: "Build a bilm-tf vocabulary (<S>, </S>, <UNK>, then words by frequency) from a corpus.")
+
+    @Option(help: "Corpus glob (one sentence per line, whitespace-tokenized).")
+    var trainDataPath = "data/wikitext-2/train.txt"
+    @Option(help: "Keep words seen at least this often.") var minCount = 1
+    @Option(help: "Keep at most this many words (besides the specials).") var maxSize: Int?
+    @Option(help: "Output vocab file.") var output = "vocab.txt"
+
+    func run() throws {
+        try Check.positive(minCount, "--min-count")
+        if let maxSize { try Check.positive(maxSize, "--max-size") }
+        let corpus = try Corpus(glob: trainDataPath, role: "--train-data-path")
+        let vocabulary = try Vocabulary.build(from: corpus, minCount: minCount, maxSize: maxSize)
+        try Files.writeAtomically(Array(vocabulary.fileText.utf8), to: output)
+        print("wrote \(output): \(vocabulary.count) tokens (\(vocabulary.count - 3) words + <S>, </S>, <UNK>)")
+    }
+}
+
+struct PretrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain", abstract: "Pretrain the bidirectional language model (truncated BPTT over continuous streams).")
+
+    @Option(help: "Training corpus glob.") var trainDataPath = "data/wikitext-2/train.txt"
+    @Option(help: "Vocabulary file (bilm-tf or PaddleNLP format).") var vocabFile = "data/wikitext-2/vocab.txt"
+    @Option(help: "Preset (\(BiLMOptions.presetNames.joined(separator: "|"))) or an options.json path.") var config = "tiny"
+    @Option(help: "Checkpoint directory.") var saveDir = "runs/pretrain"
+    @Option(help: "Checkpoint every N steps.") var saveFreq = 1000
+    @Option(help: "Log every N steps.") var logFreq = 10
+    @Option(help: "Stop after N steps.") var maxSteps: Int?
+    @Option(help: "Stop after N passes over the corpus.") var epochs = 10
+    @Option(help: "Streams per batch.") var batchSize = 128
+    @Option(help: "Truncated-BPTT window.") var unrollSteps = 20
+    @Option(help: "Optimizer name (see `elmo list`).") var optimizer = "adagrad"
+    @Option(help: "Learning rate.") var lr = 0.2
+    @Option(help: "Dropout on every LSTM layer's input and on the output.") var dropout = 0.1
+    @Option(help: "Global gradient-norm clip.") var maxGradNorm = 10.0
+    @Option(help: "Sampled softmax with N candidates per direction (default: full softmax).") var sampledSoftmax: Int?
+    @Option(help: "Continue from DIR/STEP (parameters, optimizer state, data position, RNG).") var initFromCkpt: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 2020
+
+    func run() throws {
+        try Check.positive(saveFreq, "--save-freq")
+        try Check.positive(logFreq, "--log-freq")
+        if let maxSteps { try Check.positive(maxSteps, "--max-steps") }
+        try Check.positive(epochs, "--epochs")
+        try Check.positive(batchSize, "--batch-size")
+        try Check.positive(unrollSteps, "--unroll-steps")
+        try Check.positive(lr, "--lr")
+        try Check.fraction(dropout, "--dropout")
+        try Check.positive(maxGradNorm, "--max-grad-norm")
+        if let sampledSoftmax { try Check.positive(sampledSoftmax, "--sampled-softmax") }
+        let registries = try builtinRegistries()
+        let optimizer = try registries.optimizers.make(self.optimizer, options: ["lr": String(lr)], context: ())
+        var settings = PretrainConfig(trainPattern: trainDataPath, options: try BiLMOptions.resolve(config), saveDirectory: saveDir)
+        settings.saveFrequency = saveFreq
+        settings.logFrequency = logFreq
+        settings.maxSteps = maxSteps
+        settings.epochs = epochs
+        settings.batchSize = batchSize
+        settings.unrollSteps = unrollSteps
+        settings.dropout = dropout
+        settings.maxGradientNorm = maxGradNorm
+        settings.sampledSoftmax = sampledSoftmax
+        settings.seed = seed
+        settings.optimizerName = self.optimizer
+        settings.optimizerOptions = ["lr": String(lr)]
+        // With --init-from-ckpt the vocabulary comes from the checkpoint; an explicit --vocab-file must agree.
+        let vocabulary: Vocabulary? = initFromCkpt != nil && vocabFile == "data/wikitext-2/vocab.txt"
+            && !FileManager.default.fileExists(atPath: vocabFile) ? nil : try Vocabulary(contentsOf: vocabFile)
+        let trainer = try Pretrainer(config: settings, vocabulary: vocabulary, optimizer: optimizer, resumeFrom: initFromCkpt)
+        try trainer.run()
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Perplexity of a checkpoint on held-out text (last line JSON).")
+
+    @Option(help: "Held-out corpus glob.") var devDataPath = "data/wikitext-2/valid.txt"
+    @Option(help: "Vocabulary file; must equal the checkpoint's (default: the checkpoint's own).") var vocabFile: String?
+    @Option(help: "Checkpoint DIR/STEP.") var initFromCkpt = "runs/pretrain/final"
+    @Option(help: "Streams per batch.") var batchSize = 128
+    @Option(help: "Window length.") var unrollSteps = 20
+
+    func run() throws {
+        try Check.positive(batchSize, "--batch-size")
+        try Check.positive(unrollSteps, "--unroll-steps")
+        let (model, vocabulary) = try BiLMCheckpoint.loadModel(initFromCkpt)
+        if let vocabFile, try Vocabulary(contentsOf: vocabFile) != vocabulary {
+            throw InputError("--vocab-file \(vocabFile): differs from the vocabulary stored in the checkpoint")
+        }
+        let corpus = try Corpus(glob: devDataPath, role: "--dev-data-path")
+        let start = Date()
+        let result = try Evaluation.run(model: model, vocabulary: vocabulary, corpus: corpus, batchSize: batchSize, unrollSteps: unrollSteps)
+        printError(String(format: "eval: %d tokens per direction in %.1f s", result.tokens, Date().timeIntervalSince(start)))
+        print(String(format: "forward perplexity %.2f, backward perplexity %.2f, mean %.2f",
+                     result.forwardPerplexity, result.backwardPerplexity, result.perplexity))
+        print(result.json)
+    }
+}
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed", abstract: "ELMo representations of sentences (one whitespace-tokenized sentence per line).")
+
+    @Option(help: "Checkpoint DIR/STEP.") var initFromCkpt = "runs/pretrain/final"
+    @Option(help: "Input file, or - for stdin.") var input = "-"
+    @Option(help: "Output .npz (one array per line, key = 0-based line number) or .jsonl.") var output = "embeddings.npz"
+    @Option(help: "all = every layer [L+1, n, 2P]; top = the last; average = their mean.") var layers = "all"
+    @Option(help: "Sentences per batch.") var batchSize = 64
+    @Flag(help: "Carry LSTM state across batches per batch row (AllenNLP ElmoEmbedder).") var stateful = false
+
+    func run() throws {
+        try Check.positive(batchSize, "--batch-size")
+        guard ["all", "top", "average"].contains(layers) else { throw InputError("--layers \(layers): expected all, top or average") }
+        guard output.hasSuffix(".npz") || output.hasSuffix(".jsonl") else {
+            throw InputError("--output \(output): expected a .npz or .jsonl file name")
+        }
+        let bytes: [UInt8]
+        if input == "-" {
+            bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+        } else {
+            bytes = try Files.readBytes(input, role: "--input")
+        }
+        guard let text = String(validatingUTF8Bytes: bytes) else { throw InputError("--input \(input): not valid UTF-8 text") }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(whereSeparator: \.isWhitespace).map(String.init) }
+        if text.hasSuffix("\n") || text.isEmpty { lines.removeLast() }
+        let embedder = try ELMoEmbedder(checkpoint: initFromCkpt, stateful: stateful, batchSize: batchSize)
+        let start = Date()
+        let vectors = embedder.encode(lines).map { select($0) }
+        printError(String(format: "embed: %d sentences in %.2f s", lines.count, Date().timeIntervalSince(start)))
+        if output.hasSuffix(".npz") {
+            let writer = try NumPy.NPZWriter(path: output)
+            for (i, v) in vectors.enumerated() { try writer.add(String(i), v) }
+            try writer.finish()
+        } else {
+            var out = ""
+            for (tokens, v) in zip(lines, vectors) {
+                out += "{\"tokens\": [" + tokens.map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": "
+                out += nested(v) + "}\n"
+            }
+            try Files.writeAtomically(Array(out.utf8), to: output)
+        }
+        print("wrote \(output): \(vectors.count) sentences, layers \(layers), dimension \(embedder.dimension)")
+    }
+
+    func select(_ all: Tensor<Float>) -> Tensor<Float> {
+        let l = all.shape[0], n = all.shape[1], d = all.shape[2]
+        switch layers {
+        case "top": return Tensor(shape: [n, d], scalars: Array(all.scalars[((l - 1) * n * d)...]))
+        case "average":
+            var mean = [Float](repeating: 0, count: n * d)
+            for k in 0..<l { for i in 0..<(n * d) { mean[i] += all.scalars[k * n * d + i] / Float(l) } }
+            return Tensor(shape: [n, d], scalars: mean)
+        default: return all
+        }
+    }
+
+    func nested(_ t: Tensor<Float>) -> String {
+        func level(_ dims: ArraySlice<Int>, _ offset: Int) -> String {
+            guard let first = dims.first else { return "\(t.scalars[offset])" }
+            let stride = dims.dropFirst().reduce(1, *)
+            return "[" + (0..<first).map { level(dims.dropFirst(), offset + $0 * stride) }.joined(separator: ", ") + "]"
+        }
+        return level(t.shape[...], 0)
+    }
+}
