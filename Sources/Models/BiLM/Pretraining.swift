@@ -236,8 +236,10 @@ public final class Pretrainer {
                 averaged.backwardPerplexity = Foundation.exp(windowBackward / Double(windowSteps))
                 averaged.tokensPerSecond = Double(windowTokens) / max(seconds, 1e-9)
                 metricsFile.write(Data((averaged.json + "\n").utf8))
-                log(String(format: "step %d  epoch %d  loss %.4f  ppl %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
-                           step, averaged.epoch, averaged.loss, averaged.perplexity, averaged.forwardPerplexity,
+                // A sampled-softmax loss is not the full cross-entropy: its exp is no perplexity.
+                let lossName = config.sampledSoftmax == nil ? "loss" : "sampled loss"
+                log("step \(step)  epoch \(averaged.epoch)  \(lossName) " + String(format: "%.4f  exp %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
+                           averaged.loss, averaged.perplexity, averaged.forwardPerplexity,
                            averaged.backwardPerplexity, norm, averaged.tokensPerSecond))
                 last = averaged
                 windowStart = Date(); windowTokens = 0; windowLoss = 0; windowForward = 0; windowBackward = 0; windowSteps = 0

@@ -1,0 +1,115 @@
+import Foundation
+import Framework
+import Models
+import Optimizers
+import Testing
+import TestSupport
+
+@Suite("Pretraining, checkpoints, resume")
+struct PretrainTests {
+    static let options = BiLMOptions(cellSize: 16, projectionDim: 8, layerCount: 2, cellClip: 3, projectionClip: 3,
+                                     skipConnections: true, charEmbeddingDim: 4, filters: [[1, 4], [2, 4], [3, 8]],
+                                     highwayCount: 1, maxCharactersPerToken: 50, activation: "relu")
+
+    /// A small corpus in two shards, with a vocabulary that leaves some words out (→ <UNK>).
+    static func corpus() throws -> (pattern: String, vocabulary: Vocabulary, directory: String) {
+        let directory = RepositoryPaths.temporaryDirectory("pretrain")
+        let words = ["the", "cat", "dog", "sat", "on", "a", "mat", "ran", "fast", "slowly", "über", "and"]
+        // Lines drawn from a few sentences, so there is structure to learn; one line is empty.
+        let sentences = ["the cat sat on a mat", "a dog ran fast", "the dog sat slowly", "", "a cat ran and the dog sat über"]
+        var rng = SeededRandom(seed: 5)
+        for shard in 0..<2 {
+            var text = ""
+            for _ in 0..<40 { text += sentences[rng.integer(below: sentences.count)] + "\n" }
+            try text.write(toFile: "\(directory)/shard-\(shard).txt", atomically: true, encoding: .utf8)
+        }
+        let vocabulary = try Vocabulary(tokens: Array(words.prefix(9)))
+        return ("\(directory)/shard-*.txt", vocabulary, directory)
+    }
+
+    static func config(_ pattern: String, saveDir: String, maxSteps: Int, sampled: Int?) -> PretrainConfig {
+        var config = PretrainConfig(trainPattern: pattern, options: options, saveDirectory: saveDir)
+        config.batchSize = 3
+        config.unrollSteps = 5
+        config.maxSteps = maxSteps
+        config.saveFrequency = 4
+        config.logFrequency = 100
+        config.sampledSoftmax = sampled
+        config.epochs = 100
+        return config
+    }
+
+    static func adagrad() throws -> any Optimizer {
+        var registries = Registries()
+        try Optimizers.register(into: &registries)
+        return try registries.optimizers.make("adagrad", options: ["lr": "0.2"], context: ())
+    }
+
+    /// N steps, checkpoint, resume, N more steps: bit-identical to 2N uninterrupted steps (parameters,
+    /// optimizer state, LSTM state, data position, dropout and sampler RNG all restored).
+    @Test(arguments: [nil, 5] as [Int?])
+    func resumeIsBitIdentical(sampled: Int?) throws {
+        let (pattern, vocabulary, directory) = try Self.corpus()
+        let straight = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/straight", maxSteps: 12, sampled: sampled),
+                                      vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+        straight.log = { _ in }
+        try straight.run()
+
+        let first = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/split", maxSteps: 8, sampled: sampled),
+                                   vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+        first.log = { _ in }
+        try first.run()
+        let resumed = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/split", maxSteps: 12, sampled: sampled),
+                                     vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/split/8")
+        resumed.log = { _ in }
+        #expect(resumed.step == 8)
+        try resumed.run()
+        #expect(resumed.step == 12 && straight.step == 12)
+        for (a, b) in zip(straight.model.parameters, resumed.model.parameters) {
+            let differing = zip(a.value.scalars, b.value.scalars).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(a.name): \(differing) of \(a.count) values differ after resume")
+        }
+        let straightFinal = try SafeTensors.read(path: "\(directory)/straight/final.safetensors")
+        let resumedFinal = try SafeTensors.read(path: "\(directory)/split/final.safetensors")
+        #expect(straightFinal.serialized() == resumedFinal.serialized())
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/split/metrics.jsonl"))
+    }
+
+    @Test func lossFallsAndEvaluationCountsEveryToken() throws {
+        let (pattern, vocabulary, directory) = try Self.corpus()
+        var config = Self.config(pattern, saveDir: "\(directory)/run", maxSteps: 80, sampled: nil)
+        config.logFrequency = 10
+        let trainer = try Pretrainer(config: config, vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+        trainer.log = { _ in }
+        var losses: [Double] = []
+        trainer.onStep = { losses.append($0.loss) }
+        try trainer.run()
+        let early = losses.prefix(10).reduce(0, +) / 10, late = losses.suffix(10).reduce(0, +) / 10
+        #expect(late < early - 0.3, "loss \(early) → \(late)")
+        // Evaluation predicts every word plus one end marker per line, once per direction.
+        let corpus = try Corpus(glob: pattern, role: "corpus")
+        var expected = 0
+        try corpus.forEachSentence { expected += $0.count + 1 }
+        let (model, storedVocabulary) = try BiLMCheckpoint.loadModel("\(directory)/run/final")
+        #expect(storedVocabulary == vocabulary)
+        let result = try Evaluation.run(model: model, vocabulary: storedVocabulary, corpus: corpus, batchSize: 4, unrollSteps: 7)
+        #expect(result.tokens == expected)
+        #expect(result.forwardPerplexity < Double(vocabulary.count) && result.backwardPerplexity < Double(vocabulary.count))
+    }
+
+    @Test func checkpointOfAnotherShapeNamesTheTensor() throws {
+        let (pattern, vocabulary, directory) = try Self.corpus()
+        let trainer = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/a", maxSteps: 1, sampled: nil),
+                                     vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+        trainer.log = { _ in }
+        try trainer.run()
+        var file = try SafeTensors.read(path: "\(directory)/a/final.safetensors")
+        var other = Self.options
+        other.cellSize = 32
+        file.metadata["options"] = other.jsonText(vocabularySize: vocabulary.count)
+        try file.write(to: "\(directory)/a/edited.safetensors")
+        #expect(throws: InputError("checkpoint \(directory)/a/edited.safetensors: tensor lstm.forward.layer_0.kernel has shape [16, 64], the model expects [16, 128]")) {
+            try BiLMCheckpoint.loadModel("\(directory)/a/edited")
+        }
+    }
+}
