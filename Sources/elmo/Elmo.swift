@@ -1,10 +1,14 @@
 import ArgumentParser
 import Framework
+import Heads
+import Models
 import Optimizers
 
 /// Every plugin of the program, registered once.
 func builtinRegistries() throws -> Registries {
     var registries = Registries()
+    try Models.register(into: &registries)
+    try Heads.register(into: &registries)
     try Optimizers.register(into: &registries)
     return registries
 }
@@ -15,7 +19,8 @@ struct Elmo: ParsableCommand {
             commandName: "elmo",
             abstract: "Pretrain ELMo bidirectional language models on the CPU and use them as encoders.",
             version: "swift-elmo 0.1.0 — \(BLASRuntime.summary)",
-            subcommands: [VocabCommand.self, PretrainCommand.self, EvalCommand.self, EmbedCommand.self, List.self])
+            subcommands: [VocabCommand.self, PretrainCommand.self, EvalCommand.self, EmbedCommand.self, Word2VecCommand.self,
+                          TrainCommand.self, List.self])
     }
 }
 

@@ -1,6 +1,8 @@
 /// Every plugin table of the program. The executables build one at start by calling each
 /// module's `register(into:)`; tests build their own, adding plugins of their own.
 public struct Registries: Sendable {
+    public var encoders = EncoderRegistry(kind: "encoder")
+    public var heads = HeadRegistry(kind: "head")
     public var optimizers = OptimizerRegistry(kind: "optimizer")
 
     public init() {}
@@ -18,6 +20,8 @@ public struct Registries: Sendable {
                 }
             }
         }
+        section("encoders", encoders.components)
+        section("heads", heads.components)
         section("optimizers", optimizers.components)
         return lines.joined(separator: "\n")
     }

@@ -87,10 +87,16 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         return (top, cache)
     }
 
-    /// dTop → d(input); accumulates the LSTM gradients.
-    public func backwardStack(_ direction: Direction, dTop: Tensor<T>, cache: StackCache, dropout: Dropout<T>) -> Tensor<T> {
-        var dx = dropout.backward(dTop, cache: cache.outputDropout!)
+    /// dTop (and optionally gradients arriving at each layer's output, as a scalar mix sends them)
+    /// → d(input); accumulates the LSTM gradients.
+    public func backwardStack(_ direction: Direction, dTop: Tensor<T>?, dLayerOutputs: [Tensor<T>?] = [],
+                              cache: StackCache, dropout: Dropout<T>) -> Tensor<T> {
+        let shape = cache.layerOutputs.last!.shape
+        var dx = dTop.map { dropout.backward($0, cache: cache.outputDropout!) } ?? Tensor<T>(shape: shape)
         for (l, layer) in layers[direction]!.enumerated().reversed() {
+            if l < dLayerOutputs.count, let injected = dLayerOutputs[l] {
+                dx.withUnsafeMutableBufferPointer { d in injected.withUnsafeBufferPointer { Kernels.add($0, into: d) } }
+            }
             var dIn = layer.backward(dx, cache: cache.lstm[l])
             if l >= 1 && options.skipConnections {
                 dIn.withUnsafeMutableBufferPointer { d in dx.withUnsafeBufferPointer { Kernels.add($0, into: d) } }

@@ -8,17 +8,17 @@ import Framework
 /// `<S>`/`</S>` added internally and removed from the result. Stateless by default: every sentence starts
 /// from zero state. With ``stateful``, each of the ``batchSize`` rows carries its LSTM state from one
 /// call to the next (AllenNLP's ElmoEmbedder / bilm-tf), taken at each row's last real token.
-public final class ELMoEmbedder {
-    public let model: BidirectionalLM<Float>
+public final class ELMoEmbedder<T: Scalar> {
+    public let model: BidirectionalLM<T>
     public let vocabulary: Vocabulary
     public let stateful: Bool
     public let batchSize: Int
-    private var carried: [Direction: [LSTMState<Float>]]
+    private var carried: [Direction: [LSTMState<T>]]
 
     public var layerCount: Int { model.options.layerCount + 1 }
     public var dimension: Int { 2 * model.outputDim }
 
-    public init(model: BidirectionalLM<Float>, vocabulary: Vocabulary, stateful: Bool = false, batchSize: Int = 64) {
+    public init(model: BidirectionalLM<T>, vocabulary: Vocabulary, stateful: Bool = false, batchSize: Int = 64) {
         self.model = model
         self.vocabulary = vocabulary
         self.stateful = stateful
@@ -26,15 +26,9 @@ public final class ELMoEmbedder {
         carried = model.zeroStates(batch: batchSize)
     }
 
-    /// Loads `DIR/STEP` (a checkpoint written by `elmo pretrain` or `elmo import-allennlp`).
-    public convenience init(checkpoint prefix: String, stateful: Bool = false, batchSize: Int = 64) throws {
-        let (model, vocabulary) = try BiLMCheckpoint.loadModel(prefix)
-        self.init(model: model, vocabulary: vocabulary, stateful: stateful, batchSize: batchSize)
-    }
-
     /// Per sentence a [L + 1, n, 2P] tensor, in input order, batches of ``batchSize`` sentences.
-    public func encode(_ sentences: [[String]]) -> [Tensor<Float>] {
-        var result: [Tensor<Float>] = []
+    public func encode(_ sentences: [[String]]) -> [Tensor<T>] {
+        var result: [Tensor<T>] = []
         result.reserveCapacity(sentences.count)
         for start in stride(from: 0, to: sentences.count, by: batchSize) {
             result += encodeBatch(Array(sentences[start..<min(start + batchSize, sentences.count)]))
@@ -47,13 +41,13 @@ public final class ELMoEmbedder {
         public var rows: Int
         public var steps: Int
         public var lengths: [Int]
-        public var charCache: CharCNN<Float>.Cache
-        public var tokenEmbeddings: Tensor<Float>               // [2·T·B, P] forward inputs then backward inputs
-        public var stacks: [Direction: BidirectionalLM<Float>.StackCache]
+        public var charCache: CharCNN<T>.Cache
+        public var tokenEmbeddings: Tensor<T>               // [2·T·B, P] forward inputs then backward inputs
+        public var stacks: [Direction: BidirectionalLM<T>.StackCache]
     }
 
     /// Runs the BiLM over a batch of sentences (rows ≤ batchSize), time-major, padded with zero tokens.
-    public func run(_ sentences: [[String]], states: inout [Direction: [LSTMState<Float>]]) -> BatchPass {
+    public func run(_ sentences: [[String]], states: inout [Direction: [LSTMState<T>]]) -> BatchPass {
         let rows = states[.forward]![0].cell.rows
         precondition(sentences.count <= rows)
         let lengths = sentences.map(\.count)
@@ -72,7 +66,7 @@ public final class ELMoEmbedder {
         }
         let (embeddings, charCache) = model.charCNN.forward(chars: chars)
         let p = model.tokenDim, tokens = steps * rows
-        var stacks: [Direction: BidirectionalLM<Float>.StackCache] = [:]
+        var stacks: [Direction: BidirectionalLM<T>.StackCache] = [:]
         var rng = SeededRandom(seed: 0)
         for direction in Direction.allCases {
             let offset = direction == .forward ? 0 : tokens * p
@@ -95,12 +89,17 @@ public final class ELMoEmbedder {
                          tokenEmbeddings: embeddings, stacks: stacks)
     }
 
-    /// Layer `layer` of sentence `r`'s representation from a pass: [n, 2P].
-    public static func representation(_ pass: BatchPass, row r: Int, layer: Int, outputDim p: Int) -> [Float] {
+    /// Layer `layer` of sentence `r`'s representation from a pass: [n, 2P], or [n + 2, 2P] with the
+    /// `<S>`/`</S>` positions kept.
+    public static func representation(_ pass: BatchPass, row r: Int, layer: Int, outputDim p: Int,
+                                      keepBoundaries: Bool = false) -> [T] {
         let n = pass.lengths[r], rows = pass.rows
-        var out = [Float](repeating: 0, count: n * 2 * p)
-        for k in 0..<n {
-            let forwardSlot = (k + 1) * rows + r, backwardSlot = (n - k) * rows + r
+        let positions = keepBoundaries ? n + 2 : n, first = keepBoundaries ? 0 : 1
+        var out = [T](repeating: 0, count: positions * 2 * p)
+        for k in 0..<positions {
+            // Position j of [<S>, w…, </S>] is forward step j and backward step n + 1 − j.
+            let j = k + first
+            let forwardSlot = j * rows + r, backwardSlot = (n + 1 - j) * rows + r
             let dst = k * 2 * p
             if layer == 0 {
                 for j in 0..<p {
@@ -118,17 +117,25 @@ public final class ELMoEmbedder {
         return out
     }
 
-    private func encodeBatch(_ sentences: [[String]]) -> [Tensor<Float>] {
+    private func encodeBatch(_ sentences: [[String]]) -> [Tensor<T>] {
         var states = stateful ? carried : model.zeroStates(batch: sentences.count)
         let pass = run(sentences, states: &states)
         if stateful { carried = states }
         let p = model.outputDim
         return sentences.indices.map { r in
             let n = pass.lengths[r]
-            var scalars: [Float] = []
+            var scalars: [T] = []
             scalars.reserveCapacity(layerCount * n * 2 * p)
             for layer in 0..<layerCount { scalars += Self.representation(pass, row: r, layer: layer, outputDim: p) }
             return Tensor(shape: [layerCount, n, 2 * p], scalars: scalars)
         }
+    }
+}
+
+extension ELMoEmbedder where T == Float {
+    /// Loads `DIR/STEP` (a checkpoint written by `elmo pretrain` or `elmo import-allennlp`).
+    public convenience init(checkpoint prefix: String, stateful: Bool = false, batchSize: Int = 64) throws {
+        let (model, vocabulary) = try BiLMCheckpoint.loadModel(prefix)
+        self.init(model: model, vocabulary: vocabulary, stateful: stateful, batchSize: batchSize)
     }
 }

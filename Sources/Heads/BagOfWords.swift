@@ -1,0 +1,145 @@
+import Framework
+
+/// PaddleNLP's bag-of-words head: pool the token vectors (mask-aware mean by default) →
+/// Linear(D → hidden) → optional activation → dropout → Linear(hidden → classes).
+public final class BagOfWordsHead<T: Scalar>: HasParameters {
+    public enum Pooling: String, CaseIterable, Sendable { case mean, sum, max }
+    public enum Activation: String, CaseIterable, Sendable { case none, tanh, relu }
+
+    public let pooling: Pooling
+    public let activation: Activation
+    public let hidden: Linear<T>
+    public let output: Linear<T>
+    public let dropout: Dropout<T>
+    public var parameters: [Parameter<T>] { hidden.parameters + output.parameters }
+
+    public init(inputDimension: Int, hiddenSize: Int, classes: Int, pooling: Pooling, activation: Activation,
+                dropout: Double, rng: inout SeededRandom) {
+        self.pooling = pooling
+        self.activation = activation
+        hidden = Linear(name: "head.hidden", inputSize: inputDimension, outputSize: hiddenSize, rng: &rng)
+        output = Linear(name: "head.output", inputSize: hiddenSize, outputSize: classes, rng: &rng)
+        self.dropout = Dropout(rate: T(dropout))
+    }
+
+    public struct Cache {
+        var shape: [Int]
+        var lengths: [Int]
+        var argmax: [Int]            // max pooling: the winning token per (row, dim)
+        var hiddenCache: Linear<T>.Cache
+        var activated: Tensor<T>
+        var dropoutCache: Dropout<T>.Cache
+        var outputCache: Linear<T>.Cache
+    }
+
+    /// x [B, L, D] with `lengths` → logits [B, C].
+    public func forward(_ x: Tensor<T>, lengths: [Int], training: Bool, rng: inout SeededRandom) -> (Tensor<T>, Cache) {
+        let b = x.shape[0], l = x.shape[1], d = x.shape[2]
+        var pooled = Tensor<T>(shape: [b, d])
+        var argmax = [Int](repeating: 0, count: pooling == .max ? b * d : 0)
+        x.withUnsafeBufferPointer { xp in
+            pooled.withUnsafeMutableBufferPointer { out in
+                for r in 0..<b {
+                    let n = lengths[r]
+                    guard n > 0 else { continue }
+                    let row = out.baseAddress! + r * d
+                    switch pooling {
+                    case .mean, .sum:
+                        for k in 0..<n { let v = xp.baseAddress! + (r * l + k) * d; for j in 0..<d { row[j] += v[j] } }
+                        if pooling == .mean { let inv = 1 / T(n); for j in 0..<d { row[j] *= inv } }
+                    case .max:
+                        for j in 0..<d { row[j] = xp[(r * l) * d + j] }
+                        for k in 1..<max(n, 1) {
+                            let v = xp.baseAddress! + (r * l + k) * d
+                            for j in 0..<d where v[j] > row[j] { row[j] = v[j]; argmax[r * d + j] = k }
+                        }
+                    }
+                }
+            }
+        }
+        var (h, hiddenCache) = hidden.forward(pooled)
+        switch activation {
+        case .none: break
+        case .tanh: h.withUnsafeMutableBufferPointer { Kernels.tanh($0) }
+        case .relu: h.withUnsafeMutableBufferPointer { Kernels.relu($0) }
+        }
+        let (dropped, dropoutCache) = dropout.forward(h, training: training, rng: &rng)
+        let (logits, outputCache) = output.forward(dropped)
+        return (logits, Cache(shape: x.shape, lengths: lengths, argmax: argmax, hiddenCache: hiddenCache, activated: h,
+                              dropoutCache: dropoutCache, outputCache: outputCache))
+    }
+
+    /// dLogits [B, C] → dx [B, L, D]; accumulates the head's gradients.
+    public func backward(_ dLogits: Tensor<T>, cache: Cache) -> Tensor<T> {
+        var dh = dropout.backward(output.backward(dLogits, cache: cache.outputCache)!, cache: cache.dropoutCache)
+        dh.withUnsafeMutableBufferPointer { g in
+            cache.activated.withUnsafeBufferPointer { a in
+                switch activation {
+                case .none: break
+                case .tanh: for i in g.indices { g[i] *= 1 - a[i] * a[i] }
+                case .relu: for i in g.indices where a[i] <= 0 { g[i] = 0 }
+                }
+            }
+        }
+        let dPooled = hidden.backward(dh, cache: cache.hiddenCache)!
+        let b = cache.shape[0], l = cache.shape[1], d = cache.shape[2]
+        var dx = Tensor<T>(shape: cache.shape)
+        dPooled.withUnsafeBufferPointer { gp in
+            dx.withUnsafeMutableBufferPointer { out in
+                for r in 0..<b {
+                    let n = cache.lengths[r]
+                    guard n > 0 else { continue }
+                    let g = gp.baseAddress! + r * d
+                    switch pooling {
+                    case .mean, .sum:
+                        let scale: T = pooling == .mean ? 1 / T(n) : 1
+                        for k in 0..<n { let v = out.baseAddress! + (r * l + k) * d; for j in 0..<d { v[j] = g[j] * scale } }
+                    case .max:
+                        for j in 0..<d { out[(r * l + cache.argmax[r * d + j]) * d + j] += g[j] }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// The Float head the registry hands out.
+final class BagOfWordsPlugin: Head {
+    let head: BagOfWordsHead<Float>
+    init(_ head: BagOfWordsHead<Float>) { self.head = head }
+    var parameters: [Parameter<Float>] { head.parameters }
+    func forward(_ input: TokenVectors, training: Bool, rng: inout SeededRandom) -> (Tensor<Float>, Any) {
+        let (logits, cache) = head.forward(input.vectors, lengths: input.lengths, training: training, rng: &rng)
+        return (logits, cache)
+    }
+    func backward(_ dLogits: Tensor<Float>, cache: Any) -> Tensor<Float> {
+        head.backward(dLogits, cache: cache as! BagOfWordsHead<Float>.Cache)
+    }
+}
+
+/// Registers the `bow` head.
+public func register(into registries: inout Registries) throws {
+    try registries.heads.register(ComponentInfo(
+        name: "bow", summary: "bag of words: pooled tokens → Linear → dropout → Linear (PaddleNLP's head)",
+        options: [OptionSpec("pooling", help: "mean | sum | max over the tokens", default: "mean"),
+                  OptionSpec("hidden", help: "hidden size", default: "64"),
+                  OptionSpec("activation", help: "none | tanh | relu after the first Linear", default: "none"),
+                  OptionSpec("dropout", help: "dropout rate before the last Linear", default: "0.5")])
+    ) { options, context in
+        let poolingName = options.string("pooling", default: "mean")
+        guard let pooling = BagOfWordsHead<Float>.Pooling(rawValue: poolingName) else {
+            throw InputError("head bow: pooling \(poolingName) is not one of mean, sum, max")
+        }
+        let activationName = options.string("activation", default: "none")
+        guard let activation = BagOfWordsHead<Float>.Activation(rawValue: activationName) else {
+            throw InputError("head bow: activation \(activationName) is not one of none, tanh, relu")
+        }
+        let hidden = try options.int("hidden", default: 64, where: { $0 > 0 }, expected: "a positive integer")
+        let dropout = try options.fraction("dropout", default: 0.5)
+        var rng = SeededRandom(seed: context.seed ^ 0x4EAD)
+        return BagOfWordsPlugin(BagOfWordsHead(inputDimension: context.inputDimension, hiddenSize: hidden,
+                                               classes: context.classes, pooling: pooling, activation: activation,
+                                               dropout: dropout, rng: &rng))
+    }
+}

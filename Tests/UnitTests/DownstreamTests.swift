@@ -1,0 +1,116 @@
+import Foundation
+import Framework
+import Heads
+import Models
+import Optimizers
+import Testing
+import TestSupport
+
+/// An encoder defined only here: a sentence's tokens map to one-hot-ish vectors by their first letter.
+final class FirstLetterEncoder: Encoder {
+    let dimension = 4
+    var parameters: [Parameter<Float>] { [] }
+    func prepare(_ sentences: [[String]]) throws {}
+    func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+        let l = max(sentences.map(\.count).max() ?? 0, 1)
+        var out = Tensor<Float>(shape: [sentences.count, l, 4])
+        for (r, s) in sentences.enumerated() {
+            for (k, w) in s.enumerated() { out.scalars[(r * l + k) * 4 + Int(w.utf8.first! % 4)] = 1 }
+        }
+        return (TokenVectors(vectors: out, lengths: sentences.map(\.count)), ())
+    }
+    func backward(_ dVectors: Tensor<Float>, cache: Any) {}
+}
+
+@Suite("Downstream: plugins, sentence polarity, word2vec")
+struct DownstreamTests {
+    @Test func aNewEncoderTrainsThroughTheRegistry() throws {
+        var registries = Registries()
+        try Models.register(into: &registries)
+        try Heads.register(into: &registries)
+        try Optimizers.register(into: &registries)
+        try registries.encoders.register(ComponentInfo(name: "first-letter", summary: "test encoder")) { _, _ in FirstLetterEncoder() }
+        #expect(registries.encoders.names == ["elmo", "word2vec", "random", "first-letter"])
+        #expect(throws: InputError("unknown encoder 'bert' (known: elmo, word2vec, random, first-letter)")) {
+            try registries.encoders.make("bert", context: EncoderContext())
+        }
+        let encoder = try registries.encoders.make("first-letter", context: EncoderContext())
+        let head = try registries.heads.make("bow", options: ["dropout": "0.1"], context: HeadContext(inputDimension: 4, classes: 2, seed: 1))
+        let optimizer = try registries.optimizers.make("adam", options: ["lr": "0.05"], context: ())
+        // Label: whether "b…" words (first byte % 4 == 2) dominate.
+        var rng = SeededRandom(seed: 3)
+        var sentences: [[String]] = [], labels: [Int] = []
+        for _ in 0..<200 {
+            let label = rng.integer(below: 2)
+            sentences.append((0..<(2 + rng.integer(below: 5))).map { _ in rng.unitDouble() < (label == 1 ? 0.8 : 0.2) ? "bee" : "ant" })
+            labels.append(label)
+        }
+        let trainer = ClassifierTrainer(encoder: encoder, head: head, optimizer: optimizer, seed: 4)
+        trainer.batchSize = 16
+        for _ in 0..<15 { trainer.trainEpoch(sentences: sentences, labels: labels, indices: Array(0..<150)) }
+        #expect(trainer.accuracy(sentences: sentences, labels: labels, indices: Array(150..<200)) > 0.85)
+    }
+
+    @Test func sentencePolarityAsTheExampleReadsIt() throws {
+        let data = try SentencePolarity(directory: RepositoryPaths.path("data/rt-polarity"))
+        #expect(data.sentences.count == 10662)
+        #expect(data.labels.filter { $0 == 1 }.count == 5331)
+        #expect(data.trainIndices?.count == 9595 && data.testIndices?.count == 1067)
+        #expect(Set(data.trainIndices!).isDisjoint(with: data.testIndices!))
+        #expect(SentencePolarity.cleanString("It's a (great) film, isn't it?!") == "it 's a \\( great \\) film , is n't it \\? !")
+        #expect(SentencePolarity.windows1252([0x63, 0x61, 0x66, 0xE9, 0x85]) == "café…")
+        #expect(data.sentences.allSatisfy { !$0.isEmpty })
+    }
+
+    struct Expected: Decodable { var words: [String]; var vectors: [[Float]]; var text_vectors: [[Float]] }
+
+    @Test(arguments: ["vectors.bin", "vectors.txt", "vectors.bin.gz", "vectors.txt.gz"])
+    func word2vecFilesWrittenByGensim(_ name: String) throws {
+        let directory = RepositoryPaths.path("Tests/Golden/Resources/word2vec")
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/expected.json")))
+        let loaded = try Word2VecFile.load(path: "\(directory)/\(name)")
+        #expect(loaded.words == expected.words)
+        #expect(loaded.dimension == 5)
+        let reference = name.contains("txt") ? expected.text_vectors : expected.vectors
+        #expect(loaded.vectors == reference.flatMap { $0 })
+        // Keeping only the words a task needs.
+        let kept = try Word2VecFile.load(path: "\(directory)/\(name)", keep: ["東京", "naïve", "absent"])
+        #expect(kept.words == ["naïve", "東京"] && kept.fileVocabularySize == 7)
+    }
+
+    @Test func word2vecBadFiles() throws {
+        let directory = RepositoryPaths.path("Tests/Golden/Resources/word2vec")
+        #expect(throws: InputError("word2vec file \(directory)/truncated.bin: ends inside the vector of word 7 'bad' (the header announces 7 words)")) {
+            try Word2VecFile.load(path: "\(directory)/truncated.bin")
+        }
+        let temporary = RepositoryPaths.temporaryDirectory("w2v")
+        try "hello world\n".write(toFile: "\(temporary)/header.txt", atomically: true, encoding: .utf8)
+        #expect(throws: InputError("word2vec file \(temporary)/header.txt: first line must be 'VOCAB_SIZE DIMENSION', got 'hello world'")) {
+            try Word2VecFile.load(path: "\(temporary)/header.txt")
+        }
+        try "2 3\na 0.1 0.2 0.3\nb 0.1 0.2\n".write(toFile: "\(temporary)/short.txt", atomically: true, encoding: .utf8)
+        #expect(throws: InputError("word2vec file \(temporary)/short.txt: word 2 'b' has 2 values, the header says 3")) {
+            try Word2VecFile.load(path: "\(temporary)/short.txt")
+        }
+    }
+
+    @Test func skipGramWritesWhatTheLoaderReads() throws {
+        let directory = RepositoryPaths.temporaryDirectory("skipgram")
+        var text = ""
+        var rng = SeededRandom(seed: 9)
+        for _ in 0..<300 { text += ["the cat sat", "a dog ran", "the dog sat", "a cat ran"][rng.integer(below: 4)] + "\n" }
+        try text.write(toFile: "\(directory)/corpus.txt", atomically: true, encoding: .utf8)
+        var config = SkipGramConfig()
+        config.dimension = 8
+        config.minCount = 1
+        config.epochs = 2
+        config.sample = 0
+        let trainer = try SkipGramTrainer(corpus: Corpus(glob: "\(directory)/corpus.txt", role: "corpus"), config: config)
+        trainer.log = { _ in }
+        try trainer.train()
+        try trainer.write(to: "\(directory)/v.bin")
+        let loaded = try Word2VecFile.load(path: "\(directory)/v.bin")
+        #expect(loaded.words == trainer.words && loaded.vectors == trainer.input)
+        #expect(Set(loaded.words) == ["the", "cat", "sat", "a", "dog", "ran"])
+    }
+}
