@@ -44,19 +44,25 @@ let package = Package(
         /// SGD (momentum), Adagrad, Adam.
         .target(name: "Optimizers", dependencies: ["Framework"]),
 
+        /// Exit codes and one-line errors for the command-line programs (DESIGN §4).
+        .target(
+            name: "CLISupport",
+            dependencies: ["Framework", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         // MARK: - Executables
 
         .executableTarget(
             name: "elmo",
             dependencies: [
-                "Framework", "Models", "Heads", "Optimizers",
+                "Framework", "Models", "Heads", "Optimizers", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "bench",
             dependencies: [
-                "Framework", "Models", "Heads", "Optimizers",
+                "Framework", "Models", "Heads", "Optimizers", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

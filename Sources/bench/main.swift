@@ -1,4 +1,6 @@
+import CLISupport
 import Framework
 
+// OpenBLAS picks its kernel when it loads: settle OPENBLAS_CORETYPE before anything runs.
 BLASRuntime.selectKernelBeforeUse()
-print("bench: \(BLASRuntime.summary)")
+ExitCodes.run(Bench.self, programName: "bench")

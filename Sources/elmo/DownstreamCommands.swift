@@ -69,6 +69,9 @@ struct TrainCommand: ParsableCommand {
         let context = EncoderContext(checkpoint: encoder == "elmo" ? initFromCkpt : nil, word2vecFile: pretrainedWord2vecFile,
                                      trainable: trainable, seed: seed)
         let encoderPlugin = try registries.encoders.make(encoder, options: try keyValues(encoderOptions, "--encoder-option"), context: context)
+        // Check the head's name and options now, before the encoder's (possibly long) preparation.
+        _ = try registries.heads.make(head, options: try keyValues(headOptions, "--head-option"), context: HeadContext(inputDimension: 1, classes: 2, seed: 0))
+        _ = try registries.optimizers.make(optimizer, options: ["lr": String(lr), "weight-decay": String(weightDecay)], context: ())
         let start = Date()
         try encoderPlugin.prepare(data.sentences)
         printError("encoder \(encoder) ready (dimension \(encoderPlugin.dimension)) in " + String(format: "%.1f s", Date().timeIntervalSince(start)))

@@ -20,7 +20,7 @@ struct Elmo: ParsableCommand {
             abstract: "Pretrain ELMo bidirectional language models on the CPU and use them as encoders.",
             version: "swift-elmo 0.1.0 — \(BLASRuntime.summary)",
             subcommands: [VocabCommand.self, PretrainCommand.self, EvalCommand.self, EmbedCommand.self, Word2VecCommand.self,
-                          TrainCommand.self, List.self])
+                          TrainCommand.self, PlotCommand.self, DataCommand.self, List.self])
     }
 }
 

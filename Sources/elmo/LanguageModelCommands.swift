@@ -44,7 +44,7 @@ struct PretrainCommand: ParsableCommand {
 
     @Option(help: "Training corpus glob.") var trainDataPath = "data/wikitext-2/train.txt"
     @Option(help: "Vocabulary file (bilm-tf or PaddleNLP format).") var vocabFile = "data/wikitext-2/vocab.txt"
-    @Option(help: "Preset (\(BiLMOptions.presetNames.joined(separator: "|"))) or an options.json path.") var config = "tiny"
+    @Option(help: "Preset (\(BiLMOptions.presetNames.joined(separator: "|"))) or an options.json path (default tiny; with --init-from-ckpt, the checkpoint's).") var config: String?
     @Option(help: "Checkpoint directory.") var saveDir = "runs/pretrain"
     @Option(help: "Checkpoint every N steps.") var saveFreq = 1000
     @Option(help: "Log every N steps.") var logFreq = 10
@@ -73,7 +73,8 @@ struct PretrainCommand: ParsableCommand {
         if let sampledSoftmax { try Check.positive(sampledSoftmax, "--sampled-softmax") }
         let registries = try builtinRegistries()
         let optimizer = try registries.optimizers.make(self.optimizer, options: ["lr": String(lr)], context: ())
-        var settings = PretrainConfig(trainPattern: trainDataPath, options: try BiLMOptions.resolve(config), saveDirectory: saveDir)
+        var settings = PretrainConfig(trainPattern: trainDataPath, options: try BiLMOptions.resolve(config ?? "tiny"), saveDirectory: saveDir)
+        settings.optionsGiven = config != nil
         settings.saveFrequency = saveFreq
         settings.logFrequency = logFreq
         settings.maxSteps = maxSteps

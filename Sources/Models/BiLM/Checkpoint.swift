@@ -6,6 +6,25 @@ public enum BiLMCheckpoint {
     public static let format = "swift-elmo-bilm-1"
 
     public static func parametersPath(_ prefix: String) -> String { "\(prefix).safetensors" }
+
+    /// `DIR/latest` → the newest complete numbered checkpoint in DIR (both files present; temporary
+    /// files of an interrupted write are ignored); any other prefix is returned as it is.
+    public static func resolve(_ prefix: String) throws -> String {
+        let url = URL(fileURLWithPath: prefix)
+        guard url.lastPathComponent == "latest" else { return prefix }
+        let directory = url.deletingLastPathComponent().path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let steps = names.compactMap { name -> Int? in
+            guard name.hasSuffix(".safetensors"), !name.hasSuffix(".optim.safetensors") else { return nil }
+            guard let step = Int(name.dropLast(".safetensors".count)),
+                  names.contains("\(step).optim.safetensors") else { return nil }
+            return step
+        }
+        guard let newest = steps.max() else {
+            throw InputError("--init-from-ckpt \(prefix): \(directory) holds no complete numbered checkpoint")
+        }
+        return "\(directory)/\(newest)"
+    }
     public static func optimizerPath(_ prefix: String) -> String { "\(prefix).optim.safetensors" }
 
     /// The parameters file's contents.
@@ -22,6 +41,7 @@ public enum BiLMCheckpoint {
     /// A model and its vocabulary from `prefix.safetensors`. Every tensor must be present with the
     /// shape the stored options imply; a mismatch names the tensor and both shapes.
     public static func loadModel(_ prefix: String, sparseSoftmax: Bool = false) throws -> (BidirectionalLM<Float>, Vocabulary) {
+        let prefix = try resolve(prefix)
         let path = parametersPath(prefix)
         let role = "checkpoint"
         var info = stat()

@@ -5,6 +5,8 @@ import Framework
 public struct PretrainConfig: Sendable {
     public var trainPattern: String
     public var options: BiLMOptions
+    /// Whether `options` was asked for explicitly: resuming then checks it against the checkpoint.
+    public var optionsGiven = false
     public var saveDirectory: String
     public var saveFrequency = 100
     public var logFrequency = 10
@@ -61,12 +63,27 @@ public final class Pretrainer {
     public var onStep: ((TrainingMetrics) -> Void)? = nil
 
     /// A fresh model (`resumeFrom` nil) or one continued from `DIR/STEP`.
-    public init(config: PretrainConfig, vocabulary: Vocabulary?, optimizer: any Optimizer, resumeFrom prefix: String?) throws {
+    public init(config: PretrainConfig, vocabulary: Vocabulary?, optimizer: any Optimizer, resumeFrom requested: String?) throws {
         self.config = config
+        let prefix = try requested.map(BiLMCheckpoint.resolve)
         self.optimizer = optimizer
         let corpus = try Corpus(glob: config.trainPattern, role: "--train-data-path")
         if let prefix {
             let (model, storedVocabulary) = try BiLMCheckpoint.loadModel(prefix, sparseSoftmax: config.sampledSoftmax != nil)
+            if config.optionsGiven, model.options != config.options {
+                // Name the first tensor whose shape the asked-for model would not accept.
+                var rng = SeededRandom(seed: 0)
+                let asked = BidirectionalLM<Float>(options: config.options, vocabularySize: storedVocabulary.count, rng: &rng)
+                let stored = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.shape) })
+                let path = BiLMCheckpoint.parametersPath(prefix)
+                for p in asked.parameters where stored[p.name] != p.shape {
+                    if let shape = stored[p.name] {
+                        throw InputError("checkpoint \(path): tensor \(p.name) has shape \(shape), --config expects \(p.shape)")
+                    }
+                    throw InputError("checkpoint \(path): has no tensor \(p.name), which --config needs")
+                }
+                throw InputError("checkpoint \(path): was trained with other options than --config (clips or skip connections differ)")
+            }
             if let vocabulary, vocabulary != storedVocabulary {
                 throw InputError("--vocab-file differs from the vocabulary stored in \(BiLMCheckpoint.parametersPath(prefix)) (\(vocabulary.count) vs \(storedVocabulary.count) tokens)")
             }
@@ -188,6 +205,12 @@ public final class Pretrainer {
     @discardableResult
     public func run() throws -> TrainingMetrics? {
         try Files.ensureDirectory(config.saveDirectory, role: "--save-dir")
+        // Temporary files of a run that was killed mid-write are garbage: the checkpoints they were
+        // becoming never replaced anything.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: config.saveDirectory)) ?? []
+        where name.contains(".safetensors.tmp-") {
+            try? FileManager.default.removeItem(atPath: "\(config.saveDirectory)/\(name)")
+        }
         let metricsPath = "\(config.saveDirectory)/metrics.jsonl"
         if !FileManager.default.fileExists(atPath: metricsPath) { _ = FileManager.default.createFile(atPath: metricsPath, contents: nil) }
         guard let metricsFile = FileHandle(forWritingAtPath: metricsPath) else {
@@ -197,6 +220,9 @@ public final class Pretrainer {
         try metricsFile.seekToEnd()
         let dropout = Float(config.dropout)
         var last: TrainingMetrics? = nil
+        let progress = ProgressLine(total: config.maxSteps, unit: "steps")
+        let runStart = Date()
+        var runTokens = 0
         var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowForward = 0.0, windowBackward = 0.0, windowSteps = 0
         log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps), "
             + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(step)")
@@ -219,6 +245,9 @@ public final class Pretrainer {
             optimizer.step(parameters)
             step += 1
             windowTokens += batch.tokenCount
+            runTokens += batch.tokenCount
+            progress.update(done: step, rate: Double(runTokens) / max(Date().timeIntervalSince(runStart), 1e-9),
+                            detail: String(format: "loss %.3f", loss))
             windowLoss += loss
             windowForward += Double(report.forward.mean)
             windowBackward += Double(report.backward.mean)
@@ -236,6 +265,7 @@ public final class Pretrainer {
                 averaged.backwardPerplexity = Foundation.exp(windowBackward / Double(windowSteps))
                 averaged.tokensPerSecond = Double(windowTokens) / max(seconds, 1e-9)
                 metricsFile.write(Data((averaged.json + "\n").utf8))
+                progress.clear()
                 // A sampled-softmax loss is not the full cross-entropy: its exp is no perplexity.
                 let lossName = config.sampledSoftmax == nil ? "loss" : "sampled loss"
                 log("step \(step)  epoch \(averaged.epoch)  \(lossName) " + String(format: "%.4f  exp %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
@@ -246,10 +276,12 @@ public final class Pretrainer {
             }
             onStep?(metrics)
             if step % config.saveFrequency == 0 {
+                progress.clear()
                 try saveCheckpoint(name: String(step))
                 log("saved \(config.saveDirectory)/\(step)")
             }
         }
+        progress.clear()
         try saveCheckpoint(name: "final")
         log("saved \(config.saveDirectory)/final (step \(step))")
         return last

@@ -4,8 +4,8 @@ import Foundation
 
 /// Runs a command tree with the project's exit-code contract (DESIGN §4): 0 success,
 /// 1 runtime failure, 2 bad usage or bad input, always with one line on stderr.
-enum ExitCodes {
-    static func run<Command: ParsableCommand>(_ root: Command.Type, programName: String) -> Never {
+public enum ExitCodes {
+    public static func run<Command: ParsableCommand>(_ root: Command.Type, programName: String) -> Never {
         do {
             var command = try root.parseAsRoot()
             try command.run()
@@ -30,7 +30,7 @@ enum ExitCodes {
         }
     }
 
-    static func fail(_ programName: String, _ message: String, code: Int32) -> Never {
+    public static func fail(_ programName: String, _ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("\(programName): error: \(message)\n".utf8))
         exit(code)
     }

@@ -1,0 +1,58 @@
+"""Runs `bench` (ours) and the PyTorch scripts alternately on the same workloads and threads, and prints ratios.
+
+Usage: python3 Benchmarks/compare/compare.py [--threads 1 2] [--rounds 2] [--only lstm softmax]
+Build first: swift build -c release --product bench. Nothing else should run meanwhile.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BENCH = os.path.join(ROOT, ".build", "release", "bench")
+
+WORKLOADS = {
+    "lstm": [],
+    "bilstm": [],
+    "softmax": [],
+    "softmax-sampled": ["--sampled", "8192"],
+    "charcnn": ["--config", "small"],
+}
+
+
+def last_json(output):
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def run(command):
+    return last_json(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", nargs="+", default=list(WORKLOADS))
+    args = parser.parse_args()
+    print(f"{'workload':18} {'threads':>7} {'ours fwd+bwd':>14} {'torch fwd+bwd':>14} {'ratio':>6} {'ours fwd':>10} {'torch fwd':>10} {'ratio':>6}")
+    for name in args.only:
+        extra = WORKLOADS[name]
+        kind = name.split("-")[0]
+        for threads in args.threads:
+            ours, theirs = [], []
+            for _ in range(args.rounds):   # alternate so that drifting machine speed hits both
+                ours.append(run([BENCH, kind, "--threads", str(threads), "--json"] + extra))
+                env_cmd = [sys.executable, os.path.join(HERE, "torch_hot_paths.py"), kind, "--threads", str(threads)] + extra
+                theirs.append(run(env_cmd))
+            o_train = max(r["train_tokens_per_s"] for r in ours)
+            t_train = max(r["train_tokens_per_s"] for r in theirs)
+            o_fwd = max(r["forward_tokens_per_s"] for r in ours)
+            t_fwd = max(r["forward_tokens_per_s"] for r in theirs)
+            print(f"{name:18} {threads:>7} {o_train:>14,.0f} {t_train:>14,.0f} {o_train / t_train:>6.2f} "
+                  f"{o_fwd:>10,.0f} {t_fwd:>10,.0f} {o_fwd / t_fwd:>6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""PyTorch (CPU) versions of the `bench` workloads, same shapes and thread count, same report format.
+
+Usage: python3 Benchmarks/compare/torch_hot_paths.py lstm|bilstm|softmax|charcnn [--threads N] [shape flags as bench]
+Prints forward and forward+backward tokens/s and a last JSON line, like `bench … --json`.
+(needs: pip install torch)
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def median_seconds(repeats, body):
+    body()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        body()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def report(name, shape, tokens, forward, train):
+    print(f"{name} (torch {torch.__version__}, {torch.get_num_threads()} thread(s)): "
+          + ", ".join(f"{k} {v}" for k, v in shape.items()))
+    print(f"  forward           {forward * 1e3:8.2f} ms  {tokens / forward:9.0f} tokens/s")
+    print(f"  forward+backward  {train * 1e3:8.2f} ms  {tokens / train:9.0f} tokens/s")
+    print(json.dumps({"benchmark": name, **shape, "threads": torch.get_num_threads(), "implementation": "torch",
+                      "forward_tokens_per_s": round(tokens / forward), "train_tokens_per_s": round(tokens / train)}))
+
+
+def lstm(args):
+    # nn.LSTM with proj_size is the LSTM-with-projection cell (no clipping in PyTorch).
+    layer = nn.LSTM(args.input_dim, args.hidden, proj_size=args.proj)
+    x = torch.randn(args.unroll_steps, args.batch_size, args.input_dim, requires_grad=True)
+    d_out = torch.randn(args.unroll_steps, args.batch_size, args.proj) * 0.01
+
+    def forward():
+        with torch.no_grad():
+            layer(x)
+
+    def train():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        out, _ = layer(x)
+        out.backward(d_out)
+
+    shape = {"batch_size": args.batch_size, "unroll_steps": args.unroll_steps, "input_dim": args.input_dim,
+             "hidden": args.hidden, "proj": args.proj}
+    report("lstm", shape, args.batch_size * args.unroll_steps, median_seconds(args.repeats, forward),
+           median_seconds(args.repeats, train))
+
+
+def bilstm(args):
+    # The ELMo stack: a forward and a backward 2-layer LSTM (the second on the reversed input), with the
+    # skip connection on layer 2 as in bilm-tf.
+    stacks = [[nn.LSTM(args.proj, args.hidden, proj_size=args.proj) for _ in range(2)] for _ in range(2)]
+    x = torch.randn(args.unroll_steps, args.batch_size, args.proj, requires_grad=True)
+    d_top = torch.randn(args.unroll_steps, args.batch_size, args.proj) * 0.01
+
+    def run():
+        outs = []
+        for direction, (l0, l1) in enumerate(stacks):
+            inp = x if direction == 0 else torch.flip(x, [0])
+            h0, _ = l0(inp)
+            h1, _ = l1(h0)
+            outs.append(h1 + h0)
+        return outs
+
+    def forward():
+        with torch.no_grad():
+            run()
+
+    def train():
+        for s in stacks:
+            for l in s:
+                l.zero_grad(set_to_none=True)
+        x.grad = None
+        outs = run()
+        torch.autograd.backward(outs, [d_top, d_top])
+
+    shape = {"batch_size": args.batch_size, "unroll_steps": args.unroll_steps, "input_dim": args.proj,
+             "hidden": args.hidden, "proj": args.proj}
+    report("bilstm", shape, args.batch_size * args.unroll_steps, median_seconds(args.repeats, forward),
+           median_seconds(args.repeats, train))
+
+
+def softmax(args):
+    classes = args.sampled or args.vocab
+    weight = nn.Parameter(torch.randn(args.vocab, args.dim) * args.dim ** -0.5)
+    bias = nn.Parameter(torch.zeros(args.vocab))
+    h = torch.randn(args.tokens, args.dim, requires_grad=True)
+    targets = torch.randint(0, classes, (args.tokens,))
+    candidates = torch.randperm(args.vocab)[:classes] if args.sampled else None
+
+    def loss():
+        if candidates is None:
+            return F.cross_entropy(F.linear(h, weight, bias), targets)
+        return F.cross_entropy(F.linear(h, weight[candidates], bias[candidates]), targets)
+
+    def forward():
+        with torch.no_grad():
+            loss()
+
+    def train():
+        weight.grad = None
+        bias.grad = None
+        h.grad = None
+        loss().backward()
+
+    shape = {"tokens": args.tokens, "dim": args.dim, "vocab": args.vocab, "sampled": args.sampled or "full"}
+    report("softmax", shape, args.tokens, median_seconds(args.repeats, forward), median_seconds(args.repeats, train))
+
+
+PRESETS = {
+    "tiny": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128]], highway=1, proj=64),
+    "small": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], highway=1, proj=128),
+    "paddle": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], highway=2, proj=512),
+}
+
+
+class CharCNN(nn.Module):
+    def __init__(self, filters, highway, proj):
+        super().__init__()
+        self.embed = nn.Embedding(262, 16, padding_idx=0)
+        self.convs = nn.ModuleList([nn.Conv1d(16, n, w) for w, n in filters])
+        d = sum(n for _, n in filters)
+        self.highways = nn.ModuleList([nn.Linear(d, 2 * d) for _ in range(highway)])
+        self.proj = nn.Linear(d, proj)
+
+    def forward(self, chars):
+        e = self.embed(chars).transpose(1, 2)                       # [N, 16, 50]
+        x = torch.cat([torch.relu(conv(e).max(dim=2).values) for conv in self.convs], dim=1)
+        for layer in self.highways:
+            t, g = layer(x).chunk(2, dim=1)
+            g = torch.sigmoid(g)
+            x = g * torch.relu(t) + (1 - g) * x
+        return self.proj(x)
+
+
+def charcnn(args):
+    model = CharCNN(**PRESETS[args.config])
+    chars = torch.randint(1, 262, (args.tokens, 50))
+    d_out = torch.randn(args.tokens, PRESETS[args.config]["proj"]) * 0.01
+
+    def forward():
+        with torch.no_grad():
+            model(chars)
+
+    def train():
+        model.zero_grad(set_to_none=True)
+        model(chars).backward(d_out)
+
+    report("charcnn", {"tokens": args.tokens, "config": args.config}, args.tokens,
+           median_seconds(args.repeats, forward), median_seconds(args.repeats, train))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("benchmark", choices=["lstm", "bilstm", "softmax", "charcnn"])
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--unroll-steps", type=int, default=20)
+    parser.add_argument("--input-dim", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--proj", type=int, default=128)
+    parser.add_argument("--tokens", type=int, default=640)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--vocab", type=int, default=32768)
+    parser.add_argument("--sampled", type=int, default=None)
+    parser.add_argument("--config", default="small")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    globals()[args.benchmark](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+import ArgumentParser
+import Foundation
+import Framework
+import Models
+
+/// Options every timing benchmark shares.
+struct TimingOptions: ParsableArguments {
+    @Option(help: "OpenBLAS threads (default: all cores).") var threads: Int?
+    @Option(help: "Timed repetitions (after one warm-up).") var repeats = 5
+    @Flag(help: "Print a JSON object as the last line.") var json = false
+
+    func apply() throws {
+        try requireReleaseBuild()
+        if let threads {
+            guard threads > 0 else { throw InputError("--threads \(threads): must be positive") }
+            BLASRuntime.setThreads(threads)
+        }
+        guard repeats > 0 else { throw InputError("--repeats \(repeats): must be positive") }
+    }
+}
+
+/// Median wall time of `body` over `repeats` runs after a warm-up.
+func medianSeconds(_ repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+/// Prints the standard report: tokens/s and GFLOP/s forward and forward+backward, the kernel, and JSON.
+func report(_ name: String, shape: [(String, String)], tokens: Int, forwardSeconds: Double, trainSeconds: Double,
+            forwardFlops: Double, trainFlops: Double, options: TimingOptions) {
+    let shapeText = shape.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+    print("\(name): \(shapeText)")
+    print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s)")
+    print(String(format: "  forward           %8.2f ms  %9.0f tokens/s  %6.1f GFLOP/s", forwardSeconds * 1e3,
+                 Double(tokens) / forwardSeconds, forwardFlops / forwardSeconds / 1e9))
+    print(String(format: "  forward+backward  %8.2f ms  %9.0f tokens/s  %6.1f GFLOP/s", trainSeconds * 1e3,
+                 Double(tokens) / trainSeconds, trainFlops / trainSeconds / 1e9))
+    if options.json {
+        let fields = shape.map { "\(JSONText.quote($0.0.replacingOccurrences(of: "-", with: "_"))): \(Int($0.1).map(String.init) ?? JSONText.quote($0.1))" }
+        print("{\"benchmark\": \(JSONText.quote(name)), " + fields.joined(separator: ", ")
+              + ", \"threads\": \(BLASRuntime.threads), \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), "
+              + "\"forward_tokens_per_s\": \(JSONText.number((Double(tokens) / forwardSeconds).rounded())), "
+              + "\"train_tokens_per_s\": \(JSONText.number((Double(tokens) / trainSeconds).rounded())), "
+              + "\"gflops\": \(JSONText.number((trainFlops / trainSeconds / 1e8).rounded() / 10))}")
+    }
+}
+
+func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor<Float> {
+    var rng = SeededRandom(seed: seed)
+    var t = Tensor<Float>(shape: shape)
+    rng.fillUniform(&t, -scale, scale)
+    return t
+}
+
+struct LSTMBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lstm", abstract: "One LSTM-with-projection layer over a window.")
+    @Option(help: "Streams.") var batchSize = 32
+    @Option(help: "Steps.") var unrollSteps = 20
+    @Option(help: "Input size.") var inputDim = 128
+    @Option(help: "Cell size.") var hidden = 1024
+    @Option(help: "Projection size (0 = none).") var proj = 128
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        var rng = SeededRandom(seed: 1)
+        let layer = LSTMLayer<Float>(name: "lstm", inputSize: inputDim, cellSize: hidden, projectionSize: proj > 0 ? proj : nil,
+                                     cellClip: 3, projectionClip: 3, rng: &rng)
+        let x = randomTensor([unrollSteps * batchSize, inputDim], seed: 2)
+        let state = LSTMState<Float>.zeros(batch: batchSize, cellSize: hidden, outputSize: layer.outputSize)
+        let dOut = randomTensor([unrollSteps * batchSize, layer.outputSize], seed: 3, scale: 0.01)
+        let forward = medianSeconds(options.repeats) { _ = layer.forward(x, steps: unrollSteps, initial: state) }
+        let train = medianSeconds(options.repeats) {
+            let (_, cache, _) = layer.forward(x, steps: unrollSteps, initial: state)
+            _ = layer.backward(dOut, cache: cache)
+        }
+        let tokens = Double(unrollSteps * batchSize), h = Double(layer.outputSize)
+        let flops = 2 * tokens * (Double(inputDim) + h) * 4 * Double(hidden) + (proj > 0 ? 2 * tokens * Double(hidden) * Double(proj) : 0)
+        report("lstm", shape: [("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"), ("input-dim", "\(inputDim)"),
+                               ("hidden", "\(hidden)"), ("proj", "\(proj)")],
+               tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
+    }
+}
+
+struct BiLSTMBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bilstm", abstract: "The ELMo stack: a forward and a backward 2-layer LSTM with skip connections.")
+    @Option(help: "Streams.") var batchSize = 32
+    @Option(help: "Steps.") var unrollSteps = 20
+    @Option(help: "Input (= projection) size.") var inputDim = 128
+    @Option(help: "Cell size.") var hidden = 1024
+    @Option(help: "Projection size.") var proj = 128
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        guard inputDim == proj else { throw InputError("--input-dim must equal --proj for the stack (skip connections)") }
+        var rng = SeededRandom(seed: 1)
+        let bilmOptions = BiLMOptions(cellSize: hidden, projectionDim: proj, layerCount: 2, cellClip: 3, projectionClip: 3,
+                                      skipConnections: true, charEmbeddingDim: 4, filters: [[1, 4]], highwayCount: 0,
+                                      maxCharactersPerToken: 50, activation: "relu")
+        let model = BidirectionalLM<Float>(options: bilmOptions, vocabularySize: 4, rng: &rng)
+        let x = randomTensor([unrollSteps * batchSize, proj], seed: 2)
+        let dTop = randomTensor([unrollSteps * batchSize, proj], seed: 3, scale: 0.01)
+        let dropout = Dropout<Float>(rate: 0)
+        func step(backward: Bool) {
+            var states = model.zeroStates(batch: batchSize)
+            for direction in Direction.allCases {
+                var dropRNG = SeededRandom(seed: 4)
+                let (_, cache) = model.runStack(direction, input: x, steps: unrollSteps, states: &states[direction]!,
+                                                dropout: dropout, training: false, rng: &dropRNG)
+                if backward { _ = model.backwardStack(direction, dTop: dTop, cache: cache, dropout: dropout) }
+            }
+        }
+        let forward = medianSeconds(options.repeats) { step(backward: false) }
+        let train = medianSeconds(options.repeats) { step(backward: true) }
+        let tokens = Double(unrollSteps * batchSize)
+        let perLayer = 2 * tokens * Double(2 * proj) * 4 * Double(hidden) + 2 * tokens * Double(hidden) * Double(proj)
+        let flops = 4 * perLayer
+        report("bilstm", shape: [("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"), ("input-dim", "\(inputDim)"),
+                                 ("hidden", "\(hidden)"), ("proj", "\(proj)")],
+               tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
+    }
+}
+
+struct SoftmaxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "softmax", abstract: "Output layer + cross-entropy, full or sampled.")
+    @Option(help: "Tokens.") var tokens = 640
+    @Option(help: "Input size.") var dim = 128
+    @Option(help: "Vocabulary size.") var vocab = 32768
+    @Option(help: "Sampled softmax candidates (default: full).") var sampled: Int?
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        if let sampled, sampled <= 0 || sampled >= vocab { throw InputError("--sampled \(sampled): must be in 1..<\(vocab)") }
+        var rng = SeededRandom(seed: 1)
+        let layer = SoftmaxOutput<Float>(vocabularySize: vocab, inputSize: dim, rowSparse: sampled != nil, rng: &rng)
+        let h = randomTensor([tokens, dim], seed: 2)
+        let targets = (0..<tokens).map { _ in Int32(rng.integer(below: vocab)) }
+        func loss() -> (SoftmaxOutput<Float>.Loss, SoftmaxOutput<Float>.Cache) {
+            if let sampled {
+                var sampleRNG = SeededRandom(seed: 3)
+                return layer.sampledLoss(h, targets: targets, mask: nil,
+                                         sample: CandidateSample.draw(count: sampled, vocabularySize: vocab, rng: &sampleRNG))
+            }
+            return layer.fullLoss(h, targets: targets, mask: nil)
+        }
+        let forward = medianSeconds(options.repeats) { _ = loss() }
+        let train = medianSeconds(options.repeats) {
+            layer.weight.zeroGrad()
+            let (_, cache) = loss()
+            _ = layer.backward(cache: cache, dLoss: 1)
+        }
+        let classes = Double(sampled ?? vocab)
+        let flops = 2 * Double(tokens) * Double(dim) * classes
+        report("softmax", shape: [("tokens", "\(tokens)"), ("dim", "\(dim)"), ("vocab", "\(vocab)"), ("sampled", sampled.map(String.init) ?? "full")],
+               tokens: tokens, forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
+    }
+}
+
+struct CharCNNBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "charcnn", abstract: "Char-CNN + highway + projection of a preset.")
+    @Option(help: "Tokens.") var tokens = 640
+    @Option(help: "Preset or options.json.") var config = "small"
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        let bilm = try BiLMOptions.resolve(config)
+        var rng = SeededRandom(seed: 1)
+        let cnn = CharCNN<Float>(embeddingDim: bilm.charEmbeddingDim, filters: bilm.filters.map { (width: $0[0], count: $0[1]) },
+                                 highwayCount: bilm.highwayCount, outputDim: bilm.projectionDim, rng: &rng)
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        let words = (0..<tokens).map { _ in String((0..<(2 + rng.integer(below: 9))).map { _ in letters[rng.integer(below: 26)] }) }
+        let chars = words.flatMap { CharacterIDs.encode($0) }
+        let dOut = randomTensor([tokens, cnn.outputDim], seed: 2, scale: 0.01)
+        let forward = medianSeconds(options.repeats) { _ = cnn.forward(chars: chars) }
+        let train = medianSeconds(options.repeats) {
+            cnn.zeroGradients()
+            let (_, cache) = cnn.forward(chars: chars)
+            cnn.backward(dOut, cache: cache)
+        }
+        let e = Double(bilm.charEmbeddingDim), d = Double(cnn.filterCount)
+        var flops = bilm.filters.reduce(0.0) { $0 + 2 * Double(50 - $1[0] + 1) * Double($1[0]) * e * Double($1[1]) } * Double(tokens)
+        flops += Double(bilm.highwayCount) * 2 * 2 * d * d * Double(tokens) + 2 * d * Double(bilm.projectionDim) * Double(tokens)
+        report("charcnn", shape: [("tokens", "\(tokens)"), ("config", config)],
+               tokens: tokens, forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
+    }
+}
+
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "sgemm GFLOP/s at the LSTM and softmax shapes.")
+    @Option(help: "Streams.") var batchSize = 32
+    @Option(help: "Steps.") var unrollSteps = 20
+    @Option(help: "Input size.") var inputDim = 128
+    @Option(help: "Cell size.") var hidden = 1024
+    @Option(help: "Projection size.") var proj = 128
+    @Option(help: "Vocabulary size.") var vocab = 32768
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        let tokens = batchSize * unrollSteps
+        let shapes: [(String, Int, Int, Int)] = [
+            ("lstm input projection (T·B × I × 4C)", tokens, 4 * hidden, inputDim),
+            ("lstm recurrent step (B × P × 4C)", batchSize, 4 * hidden, proj),
+            ("lstm projection step (B × C × P)", batchSize, proj, hidden),
+            ("softmax logits (tokens × P × V)", tokens, vocab, proj),
+            ("square 2048", 2048, 2048, 2048),
+        ]
+        print("gemm: kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s)")
+        var results: [String] = []
+        for (name, m, n, k) in shapes {
+            let a = randomTensor([m, k], seed: 1), b = randomTensor([k, n], seed: 2)
+            var c = Tensor<Float>(shape: [m, n])
+            let seconds = medianSeconds(options.repeats) { BLAS.matmul(a, b, into: &c) }
+            let gflops = 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+            print("  " + name.padding(toLength: 40, withPad: " ", startingAt: 0)
+                  + String(format: " m %5d n %6d k %5d  %7.1f GFLOP/s", m, n, k, gflops))
+            results.append("{\"shape\": \(JSONText.quote(name)), \"m\": \(m), \"n\": \(n), \"k\": \(k), \"gflops\": \(JSONText.number((gflops * 10).rounded() / 10))}")
+        }
+        if options.json { print("{\"benchmark\": \"gemm\", \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), \"threads\": \(BLASRuntime.threads), \"results\": [\(results.joined(separator: ", "))]}") }
+    }
+}

@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Framework
+
+/// A published data set: where it lives, its published checksum, what it unpacks to.
+struct DataSource {
+    var name: String
+    var url: String
+    var algorithm: String       // "md5" or "sha256", as the publisher gives it
+    var digest: String
+    var files: [String]         // expected after extraction, relative to --dir
+    var summary: String
+    var archive: String { URL(string: url)!.lastPathComponent }
+}
+
+enum DataCatalog {
+    /// PaddleNLP's mirrors and MD5 sums (its examples/language_model/elmo/download_data.sh and README).
+    static let sources: [DataSource] = [
+        DataSource(name: "rt-polarity", url: "https://paddlenlp.bj.bcebos.com/datasets/movie-review/sentence-polarity-dataset-v1.tar.gz",
+                   algorithm: "md5", digest: "0464239d7b14b18d941f54a948c6cb26",
+                   files: ["sentence-polarity-dataset-v1/rt-polarity.pos", "sentence-polarity-dataset-v1/rt-polarity.neg"],
+                   summary: "sentence polarity v1 (Pang & Lee 2005), with GoogleNews vectors in the same archive"),
+        DataSource(name: "googlenews", url: "https://paddlenlp.bj.bcebos.com/datasets/movie-review/sentence-polarity-dataset-v1.tar.gz",
+                   algorithm: "md5", digest: "0464239d7b14b18d941f54a948c6cb26",
+                   files: ["sentence-polarity-dataset-v1/GoogleNews-vectors-negative300.bin.gz"],
+                   summary: "word2vec GoogleNews-vectors-negative300 (inside PaddleNLP's sentence-polarity archive)"),
+        DataSource(name: "1b-word", url: "https://paddlenlp.bj.bcebos.com/datasets/1-billion-word.tar.gz",
+                   algorithm: "md5", digest: "5f079a9b88ea27585e0539f502ca9327",
+                   files: ["1-billion-word/training-tokenized-shuffled", "1-billion-word/heldout-tokenized-shuffled"],
+                   summary: "One Billion Word benchmark (Chelba et al. 2013), PaddleNLP's packaging"),
+    ]
+}
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data", abstract: "Download and verify the published data sets.",
+        subcommands: [DataFetch.self, DataVerify.self])
+}
+
+struct SourceOptions: ParsableArguments {
+    @Argument(help: "rt-polarity | googlenews | 1b-word (or give --url with --md5/--sha256).") var name: String?
+    @Option(help: "Directory to download and extract into.") var dir = "data/downloads"
+    @Option(help: "Another URL (a mirror, or any file).") var url: String?
+    @Option(help: "Expected MD5 of the download (with --url).") var md5: String?
+    @Option(help: "Expected SHA-256 of the download (with --url).") var sha256: String?
+
+    func source() throws -> DataSource {
+        if let name, let known = DataCatalog.sources.first(where: { $0.name == name }) {
+            var source = known
+            if let url { source.url = url }
+            return source
+        }
+        if let name { throw InputError("data set '\(name)' is unknown (known: \(DataCatalog.sources.map(\.name).joined(separator: ", ")))") }
+        guard let url, URL(string: url)?.scheme != nil else { throw InputError("give a data set name, or --url with --md5 or --sha256") }
+        guard (md5 == nil) != (sha256 == nil) else { throw InputError("--url needs exactly one of --md5 and --sha256") }
+        return DataSource(name: "custom", url: url, algorithm: md5 == nil ? "sha256" : "md5", digest: (md5 ?? sha256!).lowercased(),
+                          files: [], summary: url)
+    }
+}
+
+/// Checks the archive's published checksum; a mismatch is an input error naming the file and both sums.
+func verifyArchive(_ path: String, _ source: DataSource) throws {
+    let actual = try Checksum.file(path, algorithm: source.algorithm)
+    guard actual == source.digest else {
+        throw InputError("\(path): \(source.algorithm) \(actual), expected \(source.digest) (corrupt or incomplete download; delete it and fetch again)")
+    }
+}
+
+struct DataFetch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch", abstract: "Download (resuming a partial download), verify the published checksum, extract.")
+    @OptionGroup var options: SourceOptions
+
+    func run() throws {
+        let source = try options.source()
+        try Files.ensureDirectory(options.dir, role: "--dir")
+        let archive = "\(options.dir)/\(source.archive)"
+        if !FileManager.default.fileExists(atPath: archive) {
+            try Downloader.download(source.url, to: archive)
+        } else {
+            printError("\(archive) exists; verifying it")
+        }
+        try verifyArchive(archive, source)
+        printError("\(archive): \(source.algorithm) verified")
+        if archive.hasSuffix(".tar.gz") || archive.hasSuffix(".tgz") {
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+            tar.arguments = ["-xzf", archive, "-C", options.dir]
+            try tar.run()
+            tar.waitUntilExit()
+            guard tar.terminationStatus == 0 else { throw RuntimeFailure("\(archive): tar could not extract it") }
+        }
+        for file in source.files where !FileManager.default.fileExists(atPath: "\(options.dir)/\(file)") {
+            throw InputError("\(archive): does not contain \(file)")
+        }
+        print("\(source.name): ready in \(options.dir)")
+    }
+}
+
+struct DataVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check a downloaded data set against its published checksum.")
+    @OptionGroup var options: SourceOptions
+
+    func run() throws {
+        let source = try options.source()
+        let archive = "\(options.dir)/\(source.archive)"
+        try Files.requireRegularFile(archive, role: "archive")
+        try verifyArchive(archive, source)
+        for file in source.files where !FileManager.default.fileExists(atPath: "\(options.dir)/\(file)") {
+            throw InputError("\(options.dir)/\(file): missing (run `elmo data fetch \(source.name) --dir \(options.dir)`)")
+        }
+        print("\(source.name): \(archive) \(source.algorithm) ok")
+    }
+}
+
+/// HTTP(S) download into `path.part`, resumed with a Range request when a part file exists, then
+/// renamed into place.
+final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let partPath: String
+    let handle: FileHandle
+    var status = 0
+    var failure: Error?
+    var received: Int64 = 0
+    var expected: Int64 = -1
+    let done = DispatchSemaphore(value: 0)
+    let progress = ProgressLine(total: nil, unit: "bytes")
+    let start = Date()
+
+    init(partPath: String) throws {
+        self.partPath = partPath
+        if !FileManager.default.fileExists(atPath: partPath) { _ = FileManager.default.createFile(atPath: partPath, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: partPath) else { throw RuntimeFailure("cannot write \(partPath)") }
+        handle = h
+    }
+
+    static func download(_ url: String, to path: String) throws {
+        guard let remote = URL(string: url) else { throw InputError("--url \(url): not a URL") }
+        let part = path + ".part"
+        let loader = try Downloader(partPath: part)
+        let existing = (try? FileManager.default.attributesOfItem(atPath: part)[.size] as? Int64) ?? 0
+        var request = URLRequest(url: remote)
+        if existing > 0 {
+            request.setValue("bytes=\(existing)-", forHTTPHeaderField: "Range")
+            printError("resuming \(url) at byte \(existing)")
+        } else {
+            printError("downloading \(url)")
+        }
+        let session = URLSession(configuration: .ephemeral, delegate: loader, delegateQueue: nil)
+        session.dataTask(with: request).resume()
+        loader.done.wait()
+        session.finishTasksAndInvalidate()
+        try? loader.handle.close()
+        loader.progress.clear()
+        if let failure = loader.failure {
+            throw RuntimeFailure("\(url): download interrupted after \(existing + loader.received) bytes (\(failure.localizedDescription)); run the same command again to resume")
+        }
+        guard loader.status == 200 || loader.status == 206 else {
+            throw InputError("\(url): the server answered HTTP \(loader.status)")
+        }
+        guard rename(part, path) == 0 else { throw RuntimeFailure("cannot rename \(part) to \(path)") }
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        expected = response.expectedContentLength
+        if status == 200 { try? handle.truncate(atOffset: 0) }   // the server ignored Range: start over
+        else { _ = try? handle.seekToEnd() }
+        completionHandler(status == 200 || status == 206 ? .allow : .cancel)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        handle.write(data)
+        received += Int64(data.count)
+        progress.update(done: Int(received), rate: 0, detail: expected > 0 ? "of \(expected)" : "")
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        if let error, status == 200 || status == 206 { failure = error }
+        if error == nil, expected > 0, received < expected, status == 200 || status == 206 {
+            failure = RuntimeFailure("connection closed early")
+        }
+        done.signal()
+    }
+}
