@@ -50,6 +50,7 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Log every N steps.") var logFreq = 10
     @Option(help: "Stop after N steps.") var maxSteps: Int?
     @Option(help: "Stop after N passes over the corpus.") var epochs = 10
+    @Option(help: "Stop after this many minutes of wall time (checkpointing `final`).") var maxMinutes: Double?
     @Option(help: "Streams per batch.") var batchSize = 128
     @Option(help: "Truncated-BPTT window.") var unrollSteps = 20
     @Option(help: "Optimizer name (see `elmo list`).") var optimizer = "adagrad"
@@ -78,6 +79,8 @@ struct PretrainCommand: ParsableCommand {
         settings.saveFrequency = saveFreq
         settings.logFrequency = logFreq
         settings.maxSteps = maxSteps
+        if let maxMinutes { try Check.positive(maxMinutes, "--max-minutes") }
+        settings.maxMinutes = maxMinutes
         settings.epochs = epochs
         settings.batchSize = batchSize
         settings.unrollSteps = unrollSteps

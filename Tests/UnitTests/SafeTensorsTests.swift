@@ -16,6 +16,19 @@ struct SafeTensorsTests {
         return file
     }
 
+    /// WikiText contains U+FEFF as a token; Foundation's JSON reader drops it when raw.
+    @Test func metadataKeepsByteOrderMarks() throws {
+        let text = "a\n\u{FEFF}\nb"
+        var file = SafeTensors(metadata: ["vocab": text])
+        file["x"] = StoredTensor(Tensor<Float>(shape: [1], scalars: [1]))
+        #expect(try SafeTensors.parse(file.serialized(), source: "t").metadata["vocab"] == text)
+        // A file that holds the raw bytes (as written before the escape) reads back too.
+        let raw = Array("{\"__metadata__\": {\"v\": \"x\u{FEFF}y\"}}".utf8)
+        var bytes: [UInt8] = (0..<8).map { UInt8((raw.count >> (8 * $0)) & 0xFF) }
+        bytes += raw
+        #expect(try SafeTensors.parse(bytes, source: "t").metadata["v"] == "x\u{FEFF}y")
+    }
+
     @Test func roundTripIsExactAndHeaderAligned() throws {
         let original = sample()
         let bytes = original.serialized()

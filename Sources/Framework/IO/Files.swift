@@ -103,6 +103,7 @@ public enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
+            case "\u{FEFF}": out += "\\ufeff"
             case _ where scalar.value < 0x20:
                 out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
@@ -123,11 +124,30 @@ public enum JSONText {
         String(describing: type(of: value)).contains("Boolean") || type(of: value) == Bool.self
     }
 
+    /// Foundation's JSON reader on Linux drops a raw U+FEFF inside strings (WikiText has it as a token):
+    /// spell it as the escape `\ufeff`, which means the same JSON.
+    static func escapingByteOrderMarks(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count >= 3 else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if i + 2 < bytes.count, bytes[i] == 0xEF, bytes[i + 1] == 0xBB, bytes[i + 2] == 0xBF {
+                out += Array("\\ufeff".utf8)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
     /// Parses a JSON object, or throws an input error naming `source`.
     public static func parseObject(_ bytes: [UInt8], source: String) throws -> [String: Any] {
         let value: Any
         do {
-            value = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            value = try JSONSerialization.jsonObject(with: Data(escapingByteOrderMarks(bytes)), options: [])
         } catch {
             throw InputError("\(source): not valid JSON")
         }

@@ -66,6 +66,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
 
     /// Runs `direction`'s layers over x [T·B, P] from `states` (updated to the final states).
     /// Returns the top output after the output dropout.
+    @_specialize(exported: true, where T == Float)
     public func runStack(_ direction: Direction, input x: Tensor<T>, steps: Int, states: inout [LSTMState<T>],
                          dropout: Dropout<T>, training: Bool, rng: inout SeededRandom) -> (top: Tensor<T>, cache: StackCache) {
         var cache = StackCache()
@@ -89,6 +90,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
 
     /// dTop (and optionally gradients arriving at each layer's output, as a scalar mix sends them)
     /// → d(input); accumulates the LSTM gradients.
+    @_specialize(exported: true, where T == Float)
     public func backwardStack(_ direction: Direction, dTop: Tensor<T>?, dLayerOutputs: [Tensor<T>?] = [],
                               cache: StackCache, dropout: Dropout<T>) -> Tensor<T> {
         let shape = cache.layerOutputs.last!.shape
@@ -127,6 +129,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
 
     /// The loss of one window. `states` carry across windows; `samples` (when given) selects the
     /// sampled softmax with that many candidates per direction, else the full softmax.
+    @_specialize(exported: true, where T == Float)
     public func loss(_ batch: LMBatch, states: inout [Direction: [LSTMState<T>]], dropoutRate: T, training: Bool,
                      samples: Int? = nil, rng: inout SeededRandom,
                      fixedSample: CandidateSample? = nil) -> (LossReport, StepCache) {
@@ -162,6 +165,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     }
 
     /// Gradients of dLoss·0.5·(forward + backward mean loss) into every parameter.
+    @_specialize(exported: true, where T == Float)
     public func backward(_ cache: consuming StepCache, dLoss: T, dropoutRate: T) {
         let dropout = Dropout<T>(rate: dropoutRate)
         let tokens = cache.rows, p = tokenDim

@@ -27,6 +27,7 @@ public final class ELMoEmbedder<T: Scalar> {
     }
 
     /// Per sentence a [L + 1, n, 2P] tensor, in input order, batches of ``batchSize`` sentences.
+    @_specialize(exported: true, where T == Float)
     public func encode(_ sentences: [[String]]) -> [Tensor<T>] {
         var result: [Tensor<T>] = []
         result.reserveCapacity(sentences.count)
@@ -47,6 +48,7 @@ public final class ELMoEmbedder<T: Scalar> {
     }
 
     /// Runs the BiLM over a batch of sentences (rows ≤ batchSize), time-major, padded with zero tokens.
+    @_specialize(exported: true, where T == Float)
     public func run(_ sentences: [[String]], states: inout [Direction: [LSTMState<T>]]) -> BatchPass {
         let rows = states[.forward]![0].cell.rows
         precondition(sentences.count <= rows)

@@ -11,6 +11,8 @@ public struct PretrainConfig: Sendable {
     public var saveFrequency = 100
     public var logFrequency = 10
     public var maxSteps: Int? = nil
+    /// Stop (and write `final`) once this much wall time has passed.
+    public var maxMinutes: Double? = nil
     public var epochs = 10
     public var batchSize = 128
     public var unrollSteps = 20
@@ -227,6 +229,10 @@ public final class Pretrainer {
         log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps), "
             + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(step)")
         while config.maxSteps.map({ step < $0 }) ?? true {
+            if let limit = config.maxMinutes, Date().timeIntervalSince(runStart) >= limit * 60 {
+                log("time limit of \(limit) minutes reached at step \(step)")
+                break
+            }
             guard let batch = try batcher.next() else { break }
             if batcher.stream.position.epoch >= config.epochs { break }
             model.zeroGradients()

@@ -69,6 +69,7 @@ public final class ELMoEncoder<T: Scalar> {
     }
 
     /// Vectors [B, L, D] (L = longest sentence + 2), lengths (n + 2 each) and the backward cache.
+    @_specialize(exported: true, where T == Float)
     public func forwardVectors(_ sentences: [[String]]) -> (vectors: Tensor<T>, lengths: [Int], cache: Cache) {
         var pass: ELMoEmbedder<T>.BatchPass? = nil
         let features: [Tensor<T>]
@@ -96,6 +97,7 @@ public final class ELMoEncoder<T: Scalar> {
         return (out, sentences.map { $0.count + 2 }, Cache(features: features, pass: pass))
     }
 
+    @_specialize(exported: true, where T == Float)
     public func backwardVectors(_ dVectors: Tensor<T>, cache: Cache) {
         guard mix != nil || trainable else { return }
         let b = cache.features.count, l = dVectors.shape[1], d = dimension, p = model.outputDim

@@ -64,6 +64,7 @@ public final class CharCNN<T: Scalar>: HasParameters {
     static var blockTokens: Int { 64 }
 
     /// chars [N·50] → token vectors [N, outputDim].
+    @_specialize(exported: true, where T == Float)
     public func forward(chars: [Int32]) -> (output: Tensor<T>, cache: Cache) {
         let length = CharacterIDs.tokenLength, e = embeddingDim
         precondition(chars.count % length == 0, "chars must be N·\(length)")
@@ -152,6 +153,7 @@ public final class CharCNN<T: Scalar>: HasParameters {
     }
 
     /// dOutput [N, outputDim] → accumulates every parameter's gradient.
+    @_specialize(exported: true, where T == Float)
     public func backward(_ dOutput: Tensor<T>, cache: Cache) {
         var dx = dOutput
         if let projection, let projectionCache = cache.projectionCache {

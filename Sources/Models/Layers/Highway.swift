@@ -20,6 +20,7 @@ public struct Highway<T: Scalar>: HasParameters {
         var transformed: Tensor<T> // t (after relu)
     }
 
+    @_specialize(exported: true, where T == Float)
     public func forward(_ x: Tensor<T>) -> (output: Tensor<T>, cache: Cache) {
         var (gate, _) = carry.forward(x)
         var (transformed, _) = transform.forward(x)
@@ -37,6 +38,7 @@ public struct Highway<T: Scalar>: HasParameters {
     }
 
     /// dy → dx; accumulates the four parameter gradients.
+    @_specialize(exported: true, where T == Float)
     public func backward(_ dy: Tensor<T>, cache: Cache) -> Tensor<T> {
         var dGatePre = dy, dTransformPre = dy, dx = dy
         dGatePre.withUnsafeMutableBufferPointer { dg in

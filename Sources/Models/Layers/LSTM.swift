@@ -62,6 +62,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     }
 
     /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step.
+    @_specialize(exported: true, where T == Float)
     public func forward(_ x: Tensor<T>, steps: Int, initial: LSTMState<T>) -> (output: Tensor<T>, cache: Cache, final: LSTMState<T>) {
         let b = initial.cell.rows, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
         precondition(x.rows == steps * b && x.columns == i, "LSTM input \(x.shape), expected [\(steps * b), \(i)]")
@@ -135,6 +136,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
 
     /// dOutput [T·B, H] → dInput [T·B, I]; accumulates the parameter gradients. The initial state is a
     /// constant (truncated BPTT).
+    @_specialize(exported: true, where T == Float)
     public func backward(_ dOutput: Tensor<T>, cache: Cache) -> Tensor<T> {
         let steps = cache.steps, b = cache.batch, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
         precondition(dOutput.shape == [steps * b, h], "LSTM dOutput \(dOutput.shape)")

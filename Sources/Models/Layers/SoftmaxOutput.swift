@@ -32,6 +32,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     }
 
     /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
+    @_specialize(exported: true, where T == Float)
     public func fullLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?) -> (Loss, Cache) {
         let n = h.rows, v = vocabularySize
         var logits = Tensor<T>(uninitializedShape: [n, v])
@@ -44,6 +45,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     /// Sampled softmax (Jean et al. 2015; TensorFlow's `sampled_softmax_loss`): per token, the true class
     /// and the shared `candidates`, each logit corrected by −log Q (its expected count under the
     /// sampler), a candidate equal to the token's target removed. Loss = cross-entropy with the true class.
+    @_specialize(exported: true, where T == Float)
     public func sampledLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?, sample: CandidateSample) -> (Loss, Cache) {
         let n = h.rows, p = inputSize, s = sample.candidates.count
         var logits = Tensor<T>(shape: [n, 1 + s])
@@ -83,6 +85,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     }
 
     /// d(mean loss · dLoss) → dh [N, P]; accumulates the softmax gradients.
+    @_specialize(exported: true, where T == Float)
     public func backward(cache: consuming Cache, dLoss: T) -> Tensor<T> {
         switch consume cache {
         case .full(let h, let softmax):
