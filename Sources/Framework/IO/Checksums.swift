@@ -1,10 +1,30 @@
 import Foundation
 
+/// A Merkle–Damgård hash over 64-byte blocks: buffering is shared, the compression function is each one's own.
+public protocol BlockDigest {
+    var pending: [UInt8] { get set }
+    var length: UInt64 { get set }
+    mutating func block(_ chunk: ArraySlice<UInt8>)
+}
+
+extension BlockDigest {
+    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        length += UInt64(bytes.count)
+        pending += bytes
+        var offset = 0
+        while pending.count - offset >= 64 {
+            block(pending[offset..<(offset + 64)])
+            offset += 64
+        }
+        pending.removeFirst(offset)
+    }
+}
+
 /// SHA-256 (FIPS 180-4) and MD5 (RFC 1321), streaming, for verifying downloads against published sums.
-public struct SHA256Digest {
+public struct SHA256Digest: BlockDigest {
     private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    private var pending: [UInt8] = []
-    private var length: UInt64 = 0
+    public var pending: [UInt8] = []
+    public var length: UInt64 = 0
     static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
         0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
@@ -16,18 +36,7 @@ public struct SHA256Digest {
 
     public init() {}
 
-    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        length += UInt64(bytes.count)
-        pending += bytes
-        var offset = 0
-        while pending.count - offset >= 64 {
-            block(pending[offset..<(offset + 64)])
-            offset += 64
-        }
-        pending.removeFirst(offset)
-    }
-
-    private mutating func block(_ chunk: ArraySlice<UInt8>) {
+    public mutating func block(_ chunk: ArraySlice<UInt8>) {
         var w = [UInt32](repeating: 0, count: 64)
         let base = chunk.startIndex
         for i in 0..<16 {
@@ -59,28 +68,17 @@ public struct SHA256Digest {
     }
 }
 
-public struct MD5Digest {
+public struct MD5Digest: BlockDigest {
     private var state: [UInt32] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]
-    private var pending: [UInt8] = []
-    private var length: UInt64 = 0
+    public var pending: [UInt8] = []
+    public var length: UInt64 = 0
     static let shifts: [UInt32] = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
                                    4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
     static let table: [UInt32] = (0..<64).map { UInt32(truncatingIfNeeded: Int64(abs(sin(Double($0 + 1))) * 4294967296.0)) }
 
     public init() {}
 
-    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        length += UInt64(bytes.count)
-        pending += bytes
-        var offset = 0
-        while pending.count - offset >= 64 {
-            block(pending[offset..<(offset + 64)])
-            offset += 64
-        }
-        pending.removeFirst(offset)
-    }
-
-    private mutating func block(_ chunk: ArraySlice<UInt8>) {
+    public mutating func block(_ chunk: ArraySlice<UInt8>) {
         let base = chunk.startIndex
         let m = (0..<16).map { i in
             UInt32(chunk[base + 4 * i]) | UInt32(chunk[base + 4 * i + 1]) << 8 | UInt32(chunk[base + 4 * i + 2]) << 16 | UInt32(chunk[base + 4 * i + 3]) << 24
