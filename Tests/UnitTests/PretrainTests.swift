@@ -113,3 +113,41 @@ struct PretrainTests {
         }
     }
 }
+
+@Suite("Non-finite loss and plots")
+struct NonFiniteAndPlotTests {
+    /// A NaN in the parameters stops training with a message naming the step; the checkpoints
+    /// written before stay as they were.
+    @Test func nanLossStopsAndKeepsTheLastCheckpoint() throws {
+        let (pattern, vocabulary, directory) = try PretrainTests.corpus()
+        let first = try Pretrainer(config: PretrainTests.config(pattern, saveDir: "\(directory)/run", maxSteps: 4, sampled: nil),
+                                   vocabulary: vocabulary, optimizer: PretrainTests.adagrad(), resumeFrom: nil)
+        first.log = { _ in }
+        try first.run()
+        let before = try Files.readBytes("\(directory)/run/4.safetensors", role: "test")
+        let resumed = try Pretrainer(config: PretrainTests.config(pattern, saveDir: "\(directory)/run", maxSteps: 8, sampled: nil),
+                                     vocabulary: nil, optimizer: PretrainTests.adagrad(), resumeFrom: "\(directory)/run/4")
+        resumed.log = { _ in }
+        resumed.model.softmax.bias.value.scalars[3] = .nan
+        #expect(throws: RuntimeFailure("step 5: loss is nan (not finite); stopped — checkpoints written before this step are intact")) {
+            try resumed.run()
+        }
+        #expect(try Files.readBytes("\(directory)/run/4.safetensors", role: "test") == before)
+    }
+
+    @Test func plotDrawsTheCurvesOfARun() throws {
+        let (pattern, vocabulary, directory) = try PretrainTests.corpus()
+        var config = PretrainTests.config(pattern, saveDir: "\(directory)/run", maxSteps: 30, sampled: nil)
+        config.logFrequency = 5
+        let trainer = try Pretrainer(config: config, vocabulary: vocabulary, optimizer: PretrainTests.adagrad(), resumeFrom: nil)
+        trainer.log = { _ in }
+        try trainer.run()
+        let lines = try String(contentsOfFile: "\(directory)/run/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6)
+        let outcome = try BadInputTests.run(["plot", "\(directory)/run"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let svg = try String(contentsOfFile: "\(directory)/run/curves.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("<polyline") && svg.contains("perplexity (log scale)"))
+        try BadInputTests.expectRejected(["plot", "\(directory)/nowhere"], mentions: ["metrics file", "nowhere/metrics.jsonl"])
+    }
+}
