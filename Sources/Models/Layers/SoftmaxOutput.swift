@@ -55,11 +55,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                 bias.value.withUnsafeBufferPointer { bp in
                     logits.withUnsafeMutableBufferPointer { lp in
                         // Candidate logits: gather the candidate rows, one GEMM.
-                        var gathered = [T](repeating: 0, count: s * p)
-                        for (j, id) in sample.candidates.enumerated() {
-                            (gathered.withUnsafeMutableBufferPointer { $0.baseAddress! } + j * p)
-                                .update(from: w.baseAddress! + Int(id) * p, count: p)
-                        }
+                        let gathered = Self.gatherRows(w, ids: sample.candidates, width: p)
                         gathered.withUnsafeBufferPointer { gp in
                             BLAS.gemm(.none, .transposed, m: n, n: s, k: p, alpha: 1, a: hp.baseAddress!, lda: p,
                                       b: gp.baseAddress!, ldb: p, beta: 0, c: lp.baseAddress! + 1, ldc: 1 + s)
@@ -82,6 +78,17 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         let (out, cache) = SoftmaxCrossEntropy.forward(logits: logits, targets: [Int32](repeating: 0, count: n), mask: mask)
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),
                 .sampled(input: h, targets: targets, candidates: sample.candidates, softmax: cache))
+    }
+
+    /// The rows `ids` of a [V, width] matrix, packed: [ids.count, width].
+    static func gatherRows(_ matrix: UnsafeBufferPointer<T>, ids: [Int32], width: Int) -> [T] {
+        var out = [T](repeating: 0, count: ids.count * width)
+        out.withUnsafeMutableBufferPointer { o in
+            for (j, id) in ids.enumerated() {
+                (o.baseAddress! + j * width).update(from: matrix.baseAddress! + Int(id) * width, count: width)
+            }
+        }
+        return out
     }
 
     /// d(mean loss · dLoss) → dh [N, P]; accumulates the softmax gradients.
@@ -111,11 +118,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                 dLogits.withUnsafeBufferPointer { dl in
                     weight.value.withUnsafeBufferPointer { w in
                         dh.withUnsafeMutableBufferPointer { dhp in
-                            var gathered = [T](repeating: 0, count: s * p)
-                            for (j, id) in candidates.enumerated() {
-                                (gathered.withUnsafeMutableBufferPointer { $0.baseAddress! } + j * p)
-                                    .update(from: w.baseAddress! + Int(id) * p, count: p)
-                            }
+                            let gathered = Self.gatherRows(w, ids: candidates, width: p)
                             // dh = dS·W_S + d0·w_target
                             gathered.withUnsafeBufferPointer { gp in
                                 BLAS.gemm(.none, .none, m: n, n: p, k: s, alpha: 1, a: dl.baseAddress! + 1, lda: 1 + s,
