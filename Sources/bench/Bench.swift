@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
         CommandConfiguration(
             commandName: "bench", abstract: "Throughput and memory of the hot paths (release builds only).",
             version: "swift-elmo bench — \(BLASRuntime.summary)",
-            subcommands: [GemmBench.self, LSTMBench.self, BiLSTMBench.self, SoftmaxBench.self, CharCNNBench.self, StreamBench.self])
+            subcommands: [GemmBench.self, LSTMBench.self, BiLSTMBench.self, SoftmaxBench.self, CharCNNBench.self, PretrainBench.self, StreamBench.self])
     }
 }
 

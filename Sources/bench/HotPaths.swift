@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Framework
 import Models
+import Optimizers
 
 /// Options every timing benchmark shares.
 struct TimingOptions: ParsableArguments {
@@ -227,5 +228,63 @@ struct GemmBench: ParsableCommand {
             results.append("{\"shape\": \(JSONText.quote(name)), \"m\": \(m), \"n\": \(n), \"k\": \(k), \"gflops\": \(JSONText.number((gflops * 10).rounded() / 10))}")
         }
         if options.json { print("{\"benchmark\": \"gemm\", \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), \"threads\": \(BLASRuntime.threads), \"results\": [\(results.joined(separator: ", "))]}") }
+    }
+}
+
+struct PretrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain",
+        abstract: "Full training steps of a preset on WikiText-2 windows: char-CNN, both LSTM stacks, softmax, clipping, Adagrad.")
+    @Option(help: "Preset or options.json.") var config = "small"
+    @Option(help: "Streams.") var batchSize = 32
+    @Option(help: "Steps.") var unrollSteps = 20
+    @Option(help: "Sampled softmax candidates (default: full).") var sampled: Int?
+    @Option(help: "Training text.") var trainDataPath = "data/wikitext-2/train.txt"
+    @Option(help: "Vocabulary.") var vocabFile = "data/wikitext-2/vocab.txt"
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        let bilm = try BiLMOptions.resolve(config)
+        let vocabulary = try Vocabulary(contentsOf: vocabFile)
+        if let sampled, sampled <= 0 || sampled >= vocabulary.count {
+            throw InputError("--sampled \(sampled): must be in 1..<\(vocabulary.count)")
+        }
+        let stream = try SentenceStream(corpus: Corpus(glob: trainDataPath, role: "--train-data-path"), vocabulary: vocabulary,
+                                        seed: 1, shuffle: false, singlePass: false)
+        let batcher = StreamBatcher(stream: stream, rows: batchSize, steps: unrollSteps)
+        // The same windows every repetition, so runs compare; they are real text, so the char-CNN and softmax see real ids.
+        var windows: [LMBatch] = []
+        for _ in 0..<4 { if let batch = try batcher.next() { windows.append(batch) } }
+        guard !windows.isEmpty else { throw InputError("--train-data-path \(trainDataPath): no text") }
+        var rng = SeededRandom(seed: 2)
+        let model = BidirectionalLM<Float>(options: bilm, vocabularySize: vocabulary.count, sparseSoftmax: sampled != nil, rng: &rng)
+        let optimizer = Adagrad(learningRate: 0.2)
+        var states = model.zeroStates(batch: batchSize)
+        var next = 0
+        func step(train: Bool) {
+            let batch = windows[next % windows.count]
+            next += 1
+            model.zeroGradients()
+            let (_, cache) = model.loss(batch, states: &states, dropoutRate: 0.1, training: true, samples: sampled, rng: &rng)
+            guard train else { return }
+            model.backward(cache, dLoss: Float(unrollSteps), dropoutRate: 0.1)
+            _ = GradientClipping.clipGlobalNorm(model.parameters, maxNorm: 10)
+            optimizer.step(model.parameters)
+        }
+        let forward = medianSeconds(options.repeats) { step(train: false) }
+        let train = medianSeconds(options.repeats) { step(train: true) }
+        // Multiply-adds of the GEMMs: char-CNN (convolutions, highways, projection) once for both directions' inputs,
+        // two directions × layers × (gates + projection), and the softmax logits of both directions.
+        let tokens = Double(batchSize * unrollSteps), e = Double(bilm.charEmbeddingDim)
+        let d = Double(bilm.filters.reduce(0) { $0 + $1[1] }), p = Double(bilm.projectionDim), c = Double(bilm.cellSize)
+        var perToken = bilm.filters.reduce(0.0) { $0 + Double(50 - $1[0] + 1) * Double($1[0]) * e * Double($1[1]) }
+        perToken += Double(bilm.highwayCount) * 2 * d * d + (d != p ? d * p : 0)
+        let hidden = bilm.projectionDim < bilm.cellSize ? p : c
+        let lstm = Double(bilm.layerCount) * ((p + hidden) * 4 * c + (bilm.projectionDim < bilm.cellSize ? c * p : 0))
+        let flops = 2 * 2 * tokens * (perToken + lstm + p * Double(sampled ?? vocabulary.count))
+        report("pretrain", shape: [("config", config), ("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"),
+                                   ("vocab", "\(vocabulary.count)"), ("sampled", sampled.map(String.init) ?? "full")],
+               tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
     }
 }

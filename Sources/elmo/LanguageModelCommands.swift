@@ -14,6 +14,9 @@ enum Check {
     static func fraction(_ value: Double, _ flag: String) throws {
         guard value >= 0, value < 1 else { throw InputError("\(flag) \(value): must be in [0, 1)") }
     }
+    static func probability(_ value: Double, _ flag: String) throws {
+        guard value >= 0, value <= 1 else { throw InputError("\(flag) \(value): must be in [0, 1]") }
+    }
 }
 
 func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
@@ -58,10 +61,12 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Dropout on every LSTM layer's input and on the output.") var dropout = 0.1
     @Option(help: "Global gradient-norm clip.") var maxGradNorm = 10.0
     @Option(help: "Sampled softmax with N candidates per direction (default: full softmax).") var sampledSoftmax: Int?
+    @Option(help: "Probability that a sentence starts from a zero LSTM state instead of the carried one (0 = bilm-tf).") var stateResetProb = 0.25
     @Option(help: "Continue from DIR/STEP (parameters, optimizer state, data position, RNG).") var initFromCkpt: String?
     @Option(help: "Random seed.") var seed: UInt64 = 2020
 
     func run() throws {
+        try Check.probability(stateResetProb, "--state-reset-prob")
         try Check.positive(saveFreq, "--save-freq")
         try Check.positive(logFreq, "--log-freq")
         if let maxSteps { try Check.positive(maxSteps, "--max-steps") }
@@ -87,6 +92,7 @@ struct PretrainCommand: ParsableCommand {
         settings.dropout = dropout
         settings.maxGradientNorm = maxGradNorm
         settings.sampledSoftmax = sampledSoftmax
+        settings.stateResetProbability = stateResetProb
         settings.seed = seed
         settings.optimizerName = self.optimizer
         settings.optimizerOptions = ["lr": String(lr)]

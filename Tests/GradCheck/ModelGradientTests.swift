@@ -44,7 +44,8 @@ struct ModelGradientTests {
         #expect(result.elementsChecked > 250)
     }
 
-    static func lstmCheck(projection: Int?, cellClip: Double?, projectionClip: Double?, steps: Int, seed: UInt64)
+    static func lstmCheck(projection: Int?, cellClip: Double?, projectionClip: Double?, steps: Int, seed: UInt64,
+                          resets: StateResets? = nil)
         -> (result: GradientCheckResult, clippedCells: Int, clippedOutputs: Int) {
         var rng = SeededRandom(seed: seed)
         let layer = LSTMLayer<Double>(name: "lstm", inputSize: 3, cellSize: 4, projectionSize: projection,
@@ -56,12 +57,12 @@ struct ModelGradientTests {
                                         hidden: randomParameter("h0", [b, h], seed: seed + 3, scale: 0.5).value)
         let loss = ProjectionLoss(shape: [steps * b, h], seed: seed + 4)
         let result = GradientChecker.check(layer.parameters + [x]) {
-            loss.value(layer.forward(x.value, steps: steps, initial: initial).output)
+            loss.value(layer.forward(x.value, steps: steps, initial: initial, resets: resets).output)
         } backward: {
-            let (y, cache, _) = layer.forward(x.value, steps: steps, initial: initial)
+            let (y, cache, _) = layer.forward(x.value, steps: steps, initial: initial, resets: resets)
             x.accumulate(layer.backward(loss.gradient(like: y), cache: cache))
         }
-        let (y, cache, _) = layer.forward(x.value, steps: steps, initial: initial)
+        let (y, cache, _) = layer.forward(x.value, steps: steps, initial: initial, resets: resets)
         var clippedCells = 0
         for t in 0..<steps { for r in 0..<b { clippedCells += cache.state(afterStep: t, row: r).cell.filter { abs($0) == cellClip }.count } }
         return (result, clippedCells, y.scalars.filter { abs($0) == projectionClip }.count)
@@ -85,6 +86,46 @@ struct ModelGradientTests {
         let (result, clippedCells, clippedOutputs) = Self.lstmCheck(projection: 2, cellClip: 0.6, projectionClip: 0.35, steps: 6, seed: 51)
         #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
         #expect(clippedCells > 0 && clippedOutputs > 0, "clipping never active: \(clippedCells) cells, \(clippedOutputs) outputs")
+    }
+
+    @Test("LSTM with state resets inside the window (sentence starts from a zero state)")
+    func lstmWithResets() {
+        var resets = StateResets(steps: 6, rows: 2)
+        resets.reset(step: 0, row: 1)
+        resets.reset(step: 2, row: 0)
+        resets.reset(step: 4, row: 0)
+        resets.reset(step: 4, row: 1)
+        let (result, _, _) = Self.lstmCheck(projection: 2, cellClip: 0.8, projectionClip: 0.6, steps: 6, seed: 61, resets: resets)
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+    }
+
+    @Test("A reset row continues exactly as a fresh run from a zero state; other rows are untouched")
+    func resetMatchesFreshStart() {
+        var rng = SeededRandom(seed: 71)
+        let layer = LSTMLayer<Double>(name: "lstm", inputSize: 3, cellSize: 4, projectionSize: 2,
+                                      cellClip: 3, projectionClip: 3, rng: &rng)
+        for p in layer.parameters { rng.fillUniform(&p.value, -0.9, 0.9) }
+        let steps = 5, b = 2, h = 2, resetStep = 2
+        let x = randomParameter("x", [steps * b, 3], seed: 72).value
+        let initial = LSTMState<Double>(cell: randomParameter("c0", [b, 4], seed: 73).value,
+                                        hidden: randomParameter("h0", [b, h], seed: 74).value)
+        var resets = StateResets(steps: steps, rows: b)
+        resets.reset(step: resetStep, row: 1)
+        let withReset = layer.forward(x, steps: steps, initial: initial, resets: resets).output
+        let plain = layer.forward(x, steps: steps, initial: initial).output
+        // Row 1 from step 2 on, alone from a zero state: batch of one over the suffix.
+        let suffix = Tensor<Double>(shape: [steps - resetStep, 3],
+                                    scalars: (resetStep..<steps).flatMap { t in x.scalars[((t * b + 1) * 3)..<((t * b + 2) * 3)] })
+        let fresh = layer.forward(suffix, steps: steps - resetStep, initial: .zeros(batch: 1, cellSize: 4, outputSize: h)).output
+        for t in 0..<steps {
+            for k in 0..<h {
+                let got = withReset.scalars[(t * b + 1) * h + k]
+                let want = t < resetStep ? plain.scalars[(t * b + 1) * h + k] : fresh.scalars[(t - resetStep) * h + k]
+                #expect(abs(got - want) <= 1e-12, "row 1 step \(t)")
+                #expect(withReset.scalars[(t * b) * h + k] == plain.scalars[(t * b) * h + k], "row 0 step \(t)")
+            }
+        }
+        #expect(withReset.scalars != plain.scalars, "the reset changed nothing")
     }
 
     static func miniOptions(skip: Bool = true) -> BiLMOptions {

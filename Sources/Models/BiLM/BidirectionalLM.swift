@@ -68,12 +68,13 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     /// Returns the top output after the output dropout.
     @_specialize(exported: true, where T == Float)
     public func runStack(_ direction: Direction, input x: Tensor<T>, steps: Int, states: inout [LSTMState<T>],
+                         resets: StateResets? = nil,
                          dropout: Dropout<T>, training: Bool, rng: inout SeededRandom) -> (top: Tensor<T>, cache: StackCache) {
         var cache = StackCache()
         var current = x
         for (l, layer) in layers[direction]!.enumerated() {
             let (dropped, dropCache) = dropout.forward(current, training: training, rng: &rng)
-            var (out, lstmCache, final) = layer.forward(dropped, steps: steps, initial: states[l])
+            var (out, lstmCache, final) = layer.forward(dropped, steps: steps, initial: states[l], resets: resets)
             states[l] = final
             if l >= 1 && options.skipConnections {
                 out.withUnsafeMutableBufferPointer { o in dropped.withUnsafeBufferPointer { Kernels.add($0, into: o) } }
@@ -127,11 +128,12 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         public var charCNN: CharCNN<T>.Cache { charCache }
     }
 
-    /// The loss of one window. `states` carry across windows; `samples` (when given) selects the
-    /// sampled softmax with that many candidates per direction, else the full softmax.
+    /// The loss of one window. `states` carry across windows, except where `resets` zeroes them (in
+    /// both directions); `samples` (when given) selects the sampled softmax with that many candidates
+    /// per direction, else the full softmax.
     @_specialize(exported: true, where T == Float)
     public func loss(_ batch: LMBatch, states: inout [Direction: [LSTMState<T>]], dropoutRate: T, training: Bool,
-                     samples: Int? = nil, rng: inout SeededRandom,
+                     samples: Int? = nil, resets: StateResets? = nil, rng: inout SeededRandom,
                      fixedSample: CandidateSample? = nil) -> (LossReport, StepCache) {
         let tokens = batch.rows * batch.steps
         let (embeddings, charCache) = charCNN.forward(chars: batch.forwardChars + batch.backwardChars)
@@ -143,7 +145,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
             let offset = direction == .forward ? 0 : tokens * p
             let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
             let (top, stack) = runStack(direction, input: x, steps: batch.steps, states: &states[direction]!,
-                                        dropout: dropout, training: training, rng: &rng)
+                                        resets: resets, dropout: dropout, training: training, rng: &rng)
             let targets = direction == .forward ? batch.forwardTargets : batch.backwardTargets
             let mask: [Bool]? = batch.mask.allSatisfy { $0 } ? nil : batch.mask
             let result: (SoftmaxOutput<T>.Loss, SoftmaxOutput<T>.Cache)

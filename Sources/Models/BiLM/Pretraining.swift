@@ -20,6 +20,10 @@ public struct PretrainConfig: Sendable {
     public var maxGradientNorm = 10.0
     /// Candidates per direction for the sampled softmax; nil = full softmax.
     public var sampledSoftmax: Int? = nil
+    /// Probability that a sentence starts from a zero LSTM state instead of the carried one. bilm-tf
+    /// never resets (0); the stateless embedder starts every sentence from zero, and a model that never
+    /// saw that state can fall into a useless regime from it (see README, "State resets").
+    public var stateResetProbability = 0.25
     public var seed: UInt64 = 2020
     public var optimizerName = "adagrad"
     public var optimizerOptions: [String: String] = [:]
@@ -200,6 +204,18 @@ public final class Pretrainer {
         try BiLMCheckpoint.parametersFile(model, vocabulary: vocabulary).write(to: BiLMCheckpoint.parametersPath(prefix))
     }
 
+    /// Chooses which of the window's sentence starts begin from a zero state. Draws nothing when the
+    /// probability is 0, so such runs use the random stream exactly as bilm-tf-style training would.
+    private func drawStateResets(_ batch: LMBatch) -> StateResets? {
+        let p = config.stateResetProbability
+        guard p > 0 else { return nil }
+        var resets = StateResets(steps: batch.steps, rows: batch.rows)
+        for slot in batch.sentenceStarts where rng.unitDouble() < p {
+            resets.reset(step: slot / batch.rows, row: slot % batch.rows)
+        }
+        return resets.isEmpty ? nil : resets
+    }
+
     // MARK: - Loop
 
     /// Trains until `maxSteps` or `epochs`; checkpoints every `saveFrequency` steps and at the end (`final`).
@@ -236,8 +252,9 @@ public final class Pretrainer {
             guard let batch = try batcher.next() else { break }
             if batcher.stream.position.epoch >= config.epochs { break }
             model.zeroGradients()
+            let resets = drawStateResets(batch)
             let (report, cache) = model.loss(batch, states: &states, dropoutRate: dropout, training: true,
-                                             samples: config.sampledSoftmax, rng: &rng)
+                                             samples: config.sampledSoftmax, resets: resets, rng: &rng)
             let loss = Double(report.mean)
             guard loss.isFinite else {
                 throw RuntimeFailure("step \(step + 1): loss is \(loss) (not finite); stopped — checkpoints written before this step are intact")

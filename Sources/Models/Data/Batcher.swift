@@ -112,6 +112,8 @@ public struct LMBatch: Sendable {
     public var backwardTargets: [Int32]
     /// Whether position t·B + b holds a real token (false only after a single-pass stream ran out).
     public var mask: [Bool]
+    /// Slots t·B + b whose input is a sentence's first token (`<S>` forward, `</S>` backward).
+    public var sentenceStarts: [Int] = []
     public init(rows: Int, steps: Int, forwardChars: [Int32], backwardChars: [Int32], forwardTargets: [Int32],
                 backwardTargets: [Int32], mask: [Bool]) {
         self.rows = rows
@@ -180,6 +182,7 @@ public final class StreamBatcher {
                     offsets[b] = 0
                 }
                 let sentence = current[b]!, k = offsets[b], slot = t * rows + b
+                if k == 0 { batch.sentenceStarts.append(slot) }
                 let f = sentence.index(k, backward: false), r = sentence.index(k, backward: true)
                 batch.forwardTargets[slot] = sentence.wordIDs[sentence.index(k + 1, backward: false)]
                 batch.backwardTargets[slot] = sentence.wordIDs[sentence.index(k + 1, backward: true)]

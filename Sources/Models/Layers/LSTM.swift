@@ -54,6 +54,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         var cells: Tensor<T>        // [(T+1)·B, C], block 0 = the initial state
         var hiddens: Tensor<T>      // [(T+1)·B, H], block 0 = the initial state
         var unprojected: Tensor<T>? // [T·B, C] σ(o)·tanh(c), the projection's input
+        var resets: StateResets?
         /// The state after step t (0-based) of stream b.
         public func state(afterStep t: Int, row b: Int) -> (cell: ArraySlice<T>, hidden: ArraySlice<T>) {
             let c = cells.columns, h = hiddens.columns, r = (t + 1) * batch + b
@@ -61,12 +62,17 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
     }
 
-    /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step.
+    /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step. `resets` zeroes the
+    /// state entering chosen steps of chosen rows (a sentence that starts afresh inside the window).
     @_specialize(exported: true, where T == Float)
-    public func forward(_ x: Tensor<T>, steps: Int, initial: LSTMState<T>) -> (output: Tensor<T>, cache: Cache, final: LSTMState<T>) {
+    public func forward(_ x: Tensor<T>, steps: Int, initial: LSTMState<T>,
+                        resets: StateResets? = nil) -> (output: Tensor<T>, cache: Cache, final: LSTMState<T>) {
         let b = initial.cell.rows, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
         precondition(x.rows == steps * b && x.columns == i, "LSTM input \(x.shape), expected [\(steps * b), \(i)]")
         precondition(initial.cell.shape == [b, c] && initial.hidden.shape == [b, h], "LSTM state shapes")
+        precondition(resets.map { $0.steps == steps && $0.rows == b } ?? true, "LSTM resets shape")
+        // The recurrent GEMM of a step with resets reads the previous outputs with those rows zeroed.
+        var resetHidden = [T](repeating: 0, count: resets == nil ? 0 : b * h)
         var gates = Tensor<T>(shape: [steps * b, g])
         // All steps' input projections at once, with the bias.
         x.withUnsafeBufferPointer { xp in
@@ -92,8 +98,19 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                         let recurrent = w.baseAddress! + i * g
                         for t in 0..<steps {
                             let gt = gp.baseAddress! + t * b * g
-                            BLAS.gemm(.none, .none, m: b, n: g, k: h, alpha: 1, a: hp.baseAddress! + t * b * h, lda: h,
-                                      b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
+                            let resetRows = resets?.rows(atStep: t) ?? []
+                            let previous = UnsafePointer(hp.baseAddress! + t * b * h)
+                            if resetRows.isEmpty {
+                                BLAS.gemm(.none, .none, m: b, n: g, k: h, alpha: 1, a: previous, lda: h,
+                                          b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
+                            } else {
+                                resetHidden.withUnsafeMutableBufferPointer { scratch in
+                                    scratch.baseAddress!.update(from: previous, count: b * h)
+                                    for r in resetRows { (scratch.baseAddress! + r * h).update(repeating: 0, count: h) }
+                                    BLAS.gemm(.none, .none, m: b, n: g, k: h, alpha: 1, a: scratch.baseAddress!, lda: h,
+                                              b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
+                                }
+                            }
                             let cPrev = cp.baseAddress! + t * b * c, cNext = cp.baseAddress! + (t + 1) * b * c
                             // Without projection σ(o)·tanh(c) is the output itself.
                             let m: UnsafeMutablePointer<T> = projection == nil
@@ -101,11 +118,12 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                 : up.baseAddress! + t * b * c
                             for r in 0..<b {
                                 let row = gt + r * g
+                                let keep: T = resetRows.contains(r) ? 0 : 1
                                 for k in 0..<c {
                                     let ig = Kernels.sigmoid(row[k]), jg = T.tanh(row[c + k])
                                     let fg = Kernels.sigmoid(row[2 * c + k] + 1), og = Kernels.sigmoid(row[3 * c + k])
                                     row[k] = ig; row[c + k] = jg; row[2 * c + k] = fg; row[3 * c + k] = og
-                                    var cell = fg * cPrev[r * c + k] + ig * jg
+                                    var cell = fg * keep * cPrev[r * c + k] + ig * jg
                                     if let clip = cellClip { cell = min(max(cell, -clip), clip) }
                                     cNext[r * c + k] = cell
                                     m[r * c + k] = og * T.tanh(cell)
@@ -131,7 +149,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         let final = LSTMState(cell: Tensor(shape: [b, c], scalars: Array(cells.scalars[(steps * b * c)...])),
                               hidden: Tensor(shape: [b, h], scalars: Array(hiddens.scalars[(steps * b * h)...])))
         return (output, Cache(steps: steps, batch: b, input: x, gates: gates, cells: cells, hiddens: hiddens,
-                              unprojected: projection == nil ? nil : unprojected), final)
+                              unprojected: projection == nil ? nil : unprojected, resets: resets), final)
     }
 
     /// dOutput [T·B, H] → dInput [T·B, I]; accumulates the parameter gradients. The initial state is a
@@ -172,8 +190,11 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                     }
                                     let gt = gp.baseAddress! + t * b * g, dgt = dg.baseAddress! + t * b * g
                                     let cPrev = cp.baseAddress! + t * b * c, cNow = cp.baseAddress! + (t + 1) * b * c
+                                    let resetRows = cache.resets?.rows(atStep: t) ?? []
                                     for r in 0..<b {
                                         let row = gt + r * g, drow = dgt + r * g
+                                        // A reset row's previous state is the constant zero: no gradient flows into it.
+                                        let keep: T = resetRows.contains(r) ? 0 : 1
                                         for k in 0..<c {
                                             let ig = row[k], jg = row[c + k], fg = row[2 * c + k], og = row[3 * c + k]
                                             let cell = cNow[r * c + k], tc = T.tanh(cell), dm = dUnprojected[r * c + k]
@@ -181,14 +202,15 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                             if let clip = cellClip, abs(cell) >= clip { dc = 0 }
                                             drow[k] = dc * jg * ig * (1 - ig)
                                             drow[c + k] = dc * ig * (1 - jg * jg)
-                                            drow[2 * c + k] = dc * cPrev[r * c + k] * fg * (1 - fg)
+                                            drow[2 * c + k] = dc * keep * cPrev[r * c + k] * fg * (1 - fg)
                                             drow[3 * c + k] = dm * tc * og * (1 - og)
-                                            dcNext[r * c + k] = dc * fg
+                                            dcNext[r * c + k] = dc * fg * keep
                                         }
                                     }
                                     dhNext.withUnsafeMutableBufferPointer { dn in
                                         BLAS.gemm(.none, .transposed, m: b, n: h, k: g, alpha: 1, a: dgt, lda: g,
                                                   b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dn.baseAddress!, ldc: h)
+                                        for r in resetRows { (dn.baseAddress! + r * h).update(repeating: 0, count: h) }
                                     }
                                 }
                             }
@@ -199,13 +221,22 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
         // Weight gradients over all steps at once.
         if kernel.isTrainable {
+            // The recurrent weights saw zeros, not the stored outputs, in the rows of reset steps.
+            var previousHiddens = cache.hiddens
+            if let resets = cache.resets, !resets.isEmpty {
+                previousHiddens.withUnsafeMutableBufferPointer { hp in
+                    for t in 0..<steps {
+                        for r in resets.rows(atStep: t) { (hp.baseAddress! + (t * b + r) * h).update(repeating: 0, count: h) }
+                    }
+                }
+            }
             kernel.grad.withUnsafeMutableBufferPointer { gw in
                 dGates.withUnsafeBufferPointer { dg in
                     cache.input.withUnsafeBufferPointer { xp in
                         BLAS.gemm(.transposed, .none, m: i, n: g, k: steps * b, alpha: 1, a: xp.baseAddress!, lda: i,
                                   b: dg.baseAddress!, ldb: g, beta: 1, c: gw.baseAddress!, ldc: g)
                     }
-                    cache.hiddens.withUnsafeBufferPointer { hp in
+                    previousHiddens.withUnsafeBufferPointer { hp in
                         BLAS.gemm(.transposed, .none, m: h, n: g, k: steps * b, alpha: 1, a: hp.baseAddress!, lda: h,
                                   b: dg.baseAddress!, ldb: g, beta: 1, c: gw.baseAddress! + i * g, ldc: g)
                     }
@@ -231,4 +262,26 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
         return dInput
     }
+}
+
+/// Which rows start from a zero state at which steps of a window: row `r` of step `t` (a sentence
+/// beginning there whose state the trainer chose to reset). Sparse, since resets are rare.
+public struct StateResets: Sendable, Equatable {
+    public let steps: Int
+    public let rows: Int
+    private var byStep: [[Int]]
+
+    public init(steps: Int, rows: Int) {
+        self.steps = steps
+        self.rows = rows
+        byStep = Array(repeating: [], count: steps)
+    }
+
+    public mutating func reset(step t: Int, row r: Int) {
+        precondition(t >= 0 && t < steps && r >= 0 && r < rows, "reset (\(t), \(r)) outside \(steps)×\(rows)")
+        if !byStep[t].contains(r) { byStep[t].append(r) }
+    }
+
+    public func rows(atStep t: Int) -> [Int] { byStep[t] }
+    public var isEmpty: Bool { byStep.allSatisfy(\.isEmpty) }
 }
