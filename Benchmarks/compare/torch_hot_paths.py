@@ -1,6 +1,6 @@
 """PyTorch (CPU) versions of the `bench` workloads, same shapes and thread count, same report format.
 
-Usage: python3 Benchmarks/compare/torch_hot_paths.py lstm|bilstm|softmax|charcnn [--threads N] [shape flags as bench]
+Usage: python3 Benchmarks/compare/torch_hot_paths.py lstm|bilstm|softmax|charcnn|pretrain|embed [--threads N] [flags as bench]
 Prints forward and forward+backward tokens/s and a last JSON line, like `bench … --json`.
 (needs: pip install torch)
 """
@@ -120,6 +120,7 @@ PRESETS = {
     "small": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], highway=1, proj=128),
     "paddle": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], highway=2, proj=512),
 }
+CELLS = {"tiny": 512, "small": 1024, "paddle": 512}
 
 
 class CharCNN(nn.Module):
@@ -158,9 +159,114 @@ def charcnn(args):
            median_seconds(args.repeats, forward), median_seconds(args.repeats, train))
 
 
+class BiLM(nn.Module):
+    """The ELMo language model of a preset: char-CNN, a forward and a backward 2-layer LSTM with projection and the
+    skip connection, dropout 0.1, one softmax shared by both directions."""
+
+    def __init__(self, config, vocab):
+        super().__init__()
+        preset = PRESETS[config]
+        proj, cell = preset["proj"], CELLS[config]
+        self.cnn = CharCNN(**preset)
+        projection = proj if proj < cell else 0
+        self.stacks = nn.ModuleList([nn.ModuleList([nn.LSTM(proj, cell, proj_size=projection) for _ in range(2)])
+                                     for _ in range(2)])
+        self.softmax = nn.Linear(proj, vocab)
+        self.dropout = nn.Dropout(0.1)
+
+    def directions(self, chars, states=None):
+        """chars [2, T, B, 50] (forward inputs, backward inputs) -> per direction the top layer [T, B, P]."""
+        T, B = chars.shape[1], chars.shape[2]
+        tokens = self.cnn(chars.reshape(-1, 50)).reshape(2, T, B, -1)
+        tops, finals = [], []
+        for d, layers in enumerate(self.stacks):
+            x, layer_finals = tokens[d], []
+            for l, lstm in enumerate(layers):
+                inp = self.dropout(x)
+                out, final = lstm(inp, None if states is None else states[d][l])
+                layer_finals.append(tuple(s.detach() for s in final))
+                x = out + inp if l >= 1 else out
+            tops.append(self.dropout(x))
+            finals.append(layer_finals)
+        return tops, finals
+
+
+def pretrain(args):
+    vocab = 33279                       # the WikiText-2 vocabulary, as `bench pretrain` uses
+    model = BiLM(args.config, vocab)
+    optimizer = torch.optim.Adagrad(model.parameters(), lr=0.2, initial_accumulator_value=1.0)
+    generator = torch.Generator().manual_seed(1)
+    chars = torch.randint(1, 262, (2, args.unroll_steps, args.batch_size, 50), generator=generator)
+    targets = torch.randint(0, vocab, (2, args.unroll_steps * args.batch_size), generator=generator)
+    states = [None]
+
+    def loss():
+        tops, finals = model.directions(chars, states[0])
+        states[0] = finals
+        return sum(F.cross_entropy(model.softmax(top.reshape(-1, top.shape[-1])), targets[d])
+                   for d, top in enumerate(tops)) / 2
+
+    def forward():
+        loss()                          # with autograd recording, as a training forward is
+
+    def train():
+        optimizer.zero_grad(set_to_none=True)
+        (loss() * args.unroll_steps).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimizer.step()
+
+    shape = {"config": args.config, "batch_size": args.batch_size, "unroll_steps": args.unroll_steps, "vocab": vocab,
+             "sampled": "full"}
+    report("pretrain", shape, args.batch_size * args.unroll_steps, median_seconds(args.repeats, forward),
+           median_seconds(args.repeats, train))
+
+
+def char_ids(token):
+    special = {"<S>": [256], "</S>": [257]}
+    body = special.get(token) or list(token.encode("utf-8")[:48])
+    ids = [258] + body + [259]
+    return [i + 1 for i in ids + [260] * (50 - len(ids))]
+
+
+def embed(args):
+    """`elmo embed` as PyTorch would do it: stateless, batches of sentences padded at the end, the backward
+    LM on each sentence reversed within its length, all layers kept; no gradients."""
+    model = BiLM(args.config, 33279).eval()
+    sentences = []
+    with open(args.input, encoding="utf-8") as f:
+        for line in f:
+            words = line.split()[:256]
+            if words:
+                sentences.append(["<S>"] + words + ["</S>"])
+            if len(sentences) == args.sentences:
+                break
+    batches = []
+    for start in range(0, len(sentences), args.batch_size):
+        group = sentences[start:start + args.batch_size]
+        T = max(len(s) for s in group)
+        chars = torch.zeros(2, T, len(group), 50, dtype=torch.long)
+        for b, s in enumerate(group):
+            chars[0, :len(s), b] = torch.tensor([char_ids(w) for w in s])
+            chars[1, :len(s), b] = torch.tensor([char_ids(w) for w in reversed(s)])
+        batches.append(chars)
+    tokens = sum(len(s) for s in sentences)
+
+    def encode():
+        with torch.no_grad():
+            for chars in batches:
+                model.directions(chars)
+
+    seconds = median_seconds(args.repeats, encode)
+    print(f"embed (torch {torch.__version__}, {torch.get_num_threads()} thread(s)): config {args.config}, "
+          f"{len(sentences)} sentences, {tokens} tokens: {seconds * 1e3:.1f} ms, {tokens / seconds:.0f} tokens/s")
+    print(json.dumps({"benchmark": "embed", "config": args.config, "sentences": len(sentences), "batch_size": args.batch_size,
+                      "threads": torch.get_num_threads(), "implementation": "torch",
+                      "forward_tokens_per_s": round(tokens / seconds), "sentences_per_s": round(len(sentences) / seconds, 1)}))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("benchmark", choices=["lstm", "bilstm", "softmax", "charcnn"])
+    parser.add_argument("benchmark", choices=["lstm", "bilstm", "softmax", "charcnn", "pretrain", "embed"])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -173,6 +279,8 @@ def main():
     parser.add_argument("--vocab", type=int, default=32768)
     parser.add_argument("--sampled", type=int, default=None)
     parser.add_argument("--config", default="small")
+    parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--input", default="data/wikitext-2/valid.txt")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
         CommandConfiguration(
             commandName: "bench", abstract: "Throughput and memory of the hot paths (release builds only).",
             version: "swift-elmo bench — \(BLASRuntime.summary)",
-            subcommands: [GemmBench.self, LSTMBench.self, BiLSTMBench.self, SoftmaxBench.self, CharCNNBench.self, PretrainBench.self, StreamBench.self])
+            subcommands: [GemmBench.self, LSTMBench.self, BiLSTMBench.self, SoftmaxBench.self, CharCNNBench.self, PretrainBench.self, EmbedBench.self, StreamBench.self])
     }
 }
 
@@ -54,7 +54,7 @@ struct StreamBench: ParsableCommand {
         var rng = SeededRandom(seed: 1)
         let perShard = megabytes * 1_000_000 / shards
         for k in 0..<shards {
-            guard let out = FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: "\(directory)/news.en-\(k)", contents: nil); return "\(directory)/news.en-\(k)" }()) else {
+            guard let out = FileHandle(forWritingAtPath: { _ = FileManager.default.createFile(atPath: "\(directory)/news.en-\(k)", contents: nil); return "\(directory)/news.en-\(k)" }()) else {
                 throw RuntimeFailure("cannot write \(directory)/news.en-\(k)")
             }
             var written = 0, chunk = ""

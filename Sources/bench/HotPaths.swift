@@ -110,14 +110,16 @@ struct BiLSTMBench: ParsableCommand {
         let x = randomTensor([unrollSteps * batchSize, proj], seed: 2)
         let dTop = randomTensor([unrollSteps * batchSize, proj], seed: 3, scale: 0.01)
         let dropout = Dropout<Float>(rate: 0)
+        // As training runs them: the two directions side by side when there are two threads.
+        func direction(_ direction: Direction, backward: Bool) {
+            var states = model.zeroStates(batch: batchSize)[direction]!
+            var dropRNG = SeededRandom(seed: 4)
+            let (_, cache) = model.runStack(direction, input: x, steps: unrollSteps, states: &states,
+                                            dropout: dropout, training: false, rng: &dropRNG)
+            if backward { _ = model.backwardStack(direction, dTop: dTop, cache: cache, dropout: dropout) }
+        }
         func step(backward: Bool) {
-            var states = model.zeroStates(batch: batchSize)
-            for direction in Direction.allCases {
-                var dropRNG = SeededRandom(seed: 4)
-                let (_, cache) = model.runStack(direction, input: x, steps: unrollSteps, states: &states[direction]!,
-                                                dropout: dropout, training: false, rng: &dropRNG)
-                if backward { _ = model.backwardStack(direction, dTop: dTop, cache: cache, dropout: dropout) }
-            }
+            Parallel.both({ direction(.forward, backward: backward) }, { direction(.backward, backward: backward) })
         }
         let forward = medianSeconds(options.repeats) { step(backward: false) }
         let train = medianSeconds(options.repeats) { step(backward: true) }
@@ -286,5 +288,45 @@ struct PretrainBench: ParsableCommand {
         report("pretrain", shape: [("config", config), ("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"),
                                    ("vocab", "\(vocabulary.count)"), ("sampled", sampled.map(String.init) ?? "full")],
                tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
+    }
+}
+
+struct EmbedBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed", abstract: "ELMoEmbedder.encode (what `elmo embed` runs) over sentences of a text, stateless.")
+    @Option(help: "Preset or options.json (random weights: the speed does not depend on them).") var config = "small"
+    @Option(help: "Sentences (lines of --input).") var sentences = 1000
+    @Option(help: "Sentences per batch.") var batchSize = 64
+    @Option(help: "Text, one tokenised sentence per line.") var input = "data/wikitext-2/valid.txt"
+    @Option(help: "Vocabulary (only its size matters here).") var vocabFile = "data/wikitext-2/vocab.txt"
+    @OptionGroup var options: TimingOptions
+
+    func run() throws {
+        try options.apply()
+        let bilm = try BiLMOptions.resolve(config)
+        let vocabulary = try Vocabulary(contentsOf: vocabFile)
+        var lines: [[String]] = []
+        let reader = try LineReader(path: input, role: "--input")
+        while lines.count < sentences, let line = try reader.nextLine() {
+            if !line.tokens.isEmpty { lines.append(Array(line.tokens.prefix(256))) }
+        }
+        guard lines.count == sentences else {
+            throw InputError("--input \(input): has \(lines.count) non-empty lines, --sentences asks for \(sentences)")
+        }
+        var rng = SeededRandom(seed: 1)
+        let model = BidirectionalLM<Float>(options: bilm, vocabularySize: vocabulary.count, rng: &rng)
+        let embedder = ELMoEmbedder(model: model, vocabulary: vocabulary, batchSize: batchSize)
+        let seconds = medianSeconds(options.repeats) { _ = embedder.encode(lines) }
+        let tokens = lines.reduce(0) { $0 + $1.count + 2 }
+        print("embed: config \(config), \(sentences) sentences (\(tokens) tokens with <S> and </S>), batch \(batchSize)")
+        print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s)")
+        print(String(format: "  encode  %8.1f ms  %9.0f sentences/s  %9.0f tokens/s", seconds * 1e3,
+                     Double(sentences) / seconds, Double(tokens) / seconds))
+        if options.json {
+            print("{\"benchmark\": \"embed\", \"config\": \(JSONText.quote(config)), \"sentences\": \(sentences), \"batch_size\": \(batchSize), "
+                  + "\"threads\": \(BLASRuntime.threads), \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), "
+                  + "\"forward_tokens_per_s\": \(JSONText.number((Double(tokens) / seconds).rounded())), "
+                  + "\"sentences_per_s\": \(JSONText.number((Double(sentences) / seconds * 10).rounded() / 10))}")
+        }
     }
 }

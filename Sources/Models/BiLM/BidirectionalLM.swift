@@ -139,13 +139,29 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         let (embeddings, charCache) = charCNN.forward(chars: batch.forwardChars + batch.backwardChars)
         let p = tokenDim
         let dropout = Dropout<T>(rate: dropoutRate)
-        var stacks: [Direction: StackCache] = [:], softmaxCaches: [Direction: SoftmaxOutput<T>.Cache] = [:]
+        // Each direction draws its dropout masks from its own generator, so the result does not depend
+        // on whether the stacks run side by side.
+        var forwardRNG = rng.split(), backwardRNG = rng.split()
+        var forwardStates = states[.forward]!, backwardStates = states[.backward]!
+        let forwardInput = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[0..<(tokens * p)]))
+        let backwardInput = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[(tokens * p)..<(2 * tokens * p)]))
+        var forwardRun: (top: Tensor<T>, cache: StackCache)? = nil, backwardRun: (top: Tensor<T>, cache: StackCache)? = nil
+        Parallel.both({
+            forwardRun = self.runStack(.forward, input: forwardInput, steps: batch.steps, states: &forwardStates,
+                                       resets: resets, dropout: dropout, training: training, rng: &forwardRNG)
+        }, {
+            backwardRun = self.runStack(.backward, input: backwardInput, steps: batch.steps, states: &backwardStates,
+                                        resets: resets, dropout: dropout, training: training, rng: &backwardRNG)
+        })
+        states[.forward] = forwardStates
+        states[.backward] = backwardStates
+        let stacks: [Direction: StackCache] = [.forward: forwardRun!.cache, .backward: backwardRun!.cache]
+        let tops: [Direction: Tensor<T>] = [.forward: forwardRun!.top, .backward: backwardRun!.top]
+        var softmaxCaches: [Direction: SoftmaxOutput<T>.Cache] = [:]
         var losses: [Direction: SoftmaxOutput<T>.Loss] = [:]
+        // The softmax GEMMs are large enough to use every thread; the directions take turns.
         for direction in Direction.allCases {
-            let offset = direction == .forward ? 0 : tokens * p
-            let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
-            let (top, stack) = runStack(direction, input: x, steps: batch.steps, states: &states[direction]!,
-                                        resets: resets, dropout: dropout, training: training, rng: &rng)
+            let top = tops[direction]!
             let targets = direction == .forward ? batch.forwardTargets : batch.backwardTargets
             let mask: [Bool]? = batch.mask.allSatisfy { $0 } ? nil : batch.mask
             let result: (SoftmaxOutput<T>.Loss, SoftmaxOutput<T>.Cache)
@@ -159,7 +175,6 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
             }
             losses[direction] = result.0
             softmaxCaches[direction] = result.1
-            stacks[direction] = stack
         }
         return (LossReport(forward: losses[.forward]!, backward: losses[.backward]!),
                 StepCache(charCache: charCache, stacks: stacks, softmaxCaches: softmaxCaches, rows: tokens,
@@ -176,12 +191,22 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         // in place instead of copying it.
         var softmaxCaches = cache.softmaxCaches
         cache.softmaxCaches = [:]
+        // Both directions accumulate into the shared softmax gradients: one after the other.
+        var dTops: [Direction: Tensor<T>] = [:]
         for direction in Direction.allCases {
-            let dTop = softmax.backward(cache: softmaxCaches.removeValue(forKey: direction)!, dLoss: dLoss / 2)
-            let dx = backwardStack(direction, dTop: dTop, cache: cache.stacks[direction]!, dropout: dropout)
-            let offset = direction == .forward ? 0 : tokens * p
-            dEmbeddings.scalars.replaceSubrange(offset..<(offset + tokens * p), with: dx.scalars)
+            dTops[direction] = softmax.backward(cache: softmaxCaches.removeValue(forKey: direction)!, dLoss: dLoss / 2)
         }
+        // The stacks own disjoint parameters: side by side.
+        let forwardTop = dTops[.forward]!, backwardTop = dTops[.backward]!
+        let forwardCache = cache.stacks[.forward]!, backwardCache = cache.stacks[.backward]!
+        var dForward: Tensor<T>? = nil, dBackward: Tensor<T>? = nil
+        Parallel.both({
+            dForward = self.backwardStack(.forward, dTop: forwardTop, cache: forwardCache, dropout: dropout)
+        }, {
+            dBackward = self.backwardStack(.backward, dTop: backwardTop, cache: backwardCache, dropout: dropout)
+        })
+        dEmbeddings.scalars.replaceSubrange(0..<(tokens * p), with: dForward!.scalars)
+        dEmbeddings.scalars.replaceSubrange((tokens * p)..<(2 * tokens * p), with: dBackward!.scalars)
         if charCNN.parameters.contains(where: \.isTrainable) {
             charCNN.backward(dEmbeddings, cache: cache.charCache)
         }
