@@ -68,16 +68,20 @@ public final class ELMoEmbedder<T: Scalar> {
         }
         let (embeddings, charCache) = model.charCNN.forward(chars: chars)
         let p = model.tokenDim, tokens = steps * rows
-        var stacks: [Direction: BidirectionalLM<T>.StackCache] = [:]
-        var rng = SeededRandom(seed: 0)
-        for direction in Direction.allCases {
+        func runDirection(_ direction: Direction) -> BidirectionalLM<T>.StackCache {
             let offset = direction == .forward ? 0 : tokens * p
             let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
             var layerStates = states[direction]!
-            let (_, stack) = model.runStack(direction, input: x, steps: steps, states: &layerStates,
-                                            dropout: Dropout(rate: 0), training: false, rng: &rng)
-            // Each row's state after its own last real token (</S>); rows without a sentence keep theirs.
-            for (l, cache) in stack.lstm.enumerated() {
+            var rng = SeededRandom(seed: 0)   // unused: no dropout
+            return model.runStack(direction, input: x, steps: steps, states: &layerStates,
+                                  dropout: Dropout(rate: 0), training: false, rng: &rng).cache
+        }
+        var forwardStack: BidirectionalLM<T>.StackCache? = nil, backwardStack: BidirectionalLM<T>.StackCache? = nil
+        Parallel.both({ forwardStack = runDirection(.forward) }, { backwardStack = runDirection(.backward) })
+        let stacks: [Direction: BidirectionalLM<T>.StackCache] = [.forward: forwardStack!, .backward: backwardStack!]
+        // Each row's state after its own last real token (</S>); rows without a sentence keep theirs.
+        for direction in Direction.allCases {
+            for (l, cache) in stacks[direction]!.lstm.enumerated() {
                 for (r, n) in lengths.enumerated() {
                     let (cell, hidden) = cache.state(afterStep: n + 1, row: r)
                     let c = cell.count, h = hidden.count
@@ -85,7 +89,6 @@ public final class ELMoEmbedder<T: Scalar> {
                     states[direction]![l].hidden.scalars.replaceSubrange((r * h)..<((r + 1) * h), with: hidden)
                 }
             }
-            stacks[direction] = stack
         }
         return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache,
                          tokenEmbeddings: embeddings, stacks: stacks)
