@@ -134,3 +134,43 @@ struct BLASRuntimeTests {
         #expect(!BLASRuntime.coreName.isEmpty && BLASRuntime.threads >= 1)
     }
 }
+
+@Suite("Vectorised float math against Double")
+struct FastMathTests {
+    /// Points across the range the LSTM and softmax see, both tails, zero, tiny values, and a tail
+    /// shorter than one 8-lane vector.
+    static let points: [Float] = {
+        var xs: [Float] = [0, -0.0, 1e-30, -1e-30, 1e-6, -1e-6, 0.624, 0.625, 0.626, -0.625, 9, -9, 20, -20, 88, -88, 100, -100, 1000, -1000]
+        var x: Float = -12
+        while x <= 12 { xs.append(x); x += 0.0137 }
+        return xs
+    }()
+
+    @Test("exp, σ and tanh over a row (with a ragged tail)")
+    func matchesDouble() {
+        let xs = Self.points
+        var tanhOut = [Float](repeating: 0, count: xs.count), sigmoidOut = tanhOut, shifted = tanhOut
+        xs.withUnsafeBufferPointer { x in
+            tanhOut.withUnsafeMutableBufferPointer { FastMath.tanh(x.baseAddress!, into: $0.baseAddress!, count: xs.count) }
+            sigmoidOut.withUnsafeMutableBufferPointer { FastMath.sigmoid(x.baseAddress!, into: $0.baseAddress!, count: xs.count) }
+            shifted.withUnsafeMutableBufferPointer { FastMath.sigmoid(x.baseAddress!, into: $0.baseAddress!, count: xs.count, shift: 1) }
+        }
+        var worstTanh = 0.0, worstSigmoid = 0.0, worstSmallTanh = 0.0
+        for (i, x) in xs.enumerated() {
+            let d = Double(x)
+            worstTanh = max(worstTanh, abs(Double(tanhOut[i]) - Foundation.tanh(d)))
+            // Near zero relative error counts (a cell of 1e-6 must not come out as 1.06e-6).
+            if abs(d) < 0.625 && d != 0 { worstSmallTanh = max(worstSmallTanh, abs(Double(tanhOut[i]) / Foundation.tanh(d) - 1)) }
+            let s = 1 / (1 + Foundation.exp(-d)), s1 = 1 / (1 + Foundation.exp(-(d + 1)))
+            // σ relative where it is tiny (the gates multiply by it), absolute near 1.
+            worstSigmoid = max(worstSigmoid, abs(Double(sigmoidOut[i]) - s) / max(s, 1e-30) , abs(Double(shifted[i]) - s1) / max(s1, 1e-30))
+            #expect(tanhOut[i] >= -1 && tanhOut[i] <= 1 && sigmoidOut[i] >= 0 && sigmoidOut[i] <= 1, "out of range at \(x)")
+        }
+        #expect(worstTanh <= 3e-7, "tanh absolute error \(worstTanh)")
+        #expect(worstSmallTanh <= 1e-6, "tanh relative error below 0.625: \(worstSmallTanh)")
+        #expect(worstSigmoid <= 1e-6, "σ relative error \(worstSigmoid)")
+        // Odd and exact at the origin, saturated at the ends.
+        #expect(tanhOut[0] == 0 && tanhOut[xs.firstIndex(of: 100)!] == 1 && tanhOut[xs.firstIndex(of: -100)!] == -1)
+        #expect(sigmoidOut[xs.firstIndex(of: 1000)!] == 1 && sigmoidOut[xs.firstIndex(of: -1000)!] < 1e-38)
+    }
+}

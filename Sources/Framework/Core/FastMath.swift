@@ -1,6 +1,7 @@
 /// Vectorised float32 exp for the softmax, the hottest elementwise loop of the language model
 /// (tokens × vocabulary exponentials per step). Cephes' expf: range reduction by ln 2 in two
 /// parts, a degree-6 polynomial, scaling by 2ⁿ through the exponent bits; relative error ≈ 2e-7.
+/// The LSTM's gate nonlinearities (σ and tanh) are built on it.
 public enum FastMath {
     @inlinable @inline(__always)
     static func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
@@ -63,5 +64,60 @@ public enum FastMath {
         var m = best.max()
         while i < row.count { m = max(m, row[i]); i += 1 }
         return m
+    }
+
+    /// σ(x) = 1 / (1 + e⁻ˣ): exp8 saturates cleanly, so both tails come out as exact 0 and 1.
+    @inlinable @inline(__always)
+    static func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        1 / (1 + exp8(-x))
+    }
+
+    /// tanh: Cephes' tanhf — an odd polynomial below |x| = 0.625 (where 1 − 2/(e²ˣ + 1) would lose
+    /// digits to cancellation), 1 − 2/(e²ˣ + 1) above; absolute error ≈ 1e-7.
+    @inlinable @inline(__always)
+    static func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let z = x * x
+        var small = SIMD8<Float>(repeating: -5.70498872745e-3)
+        small = small * z + 2.06390887954e-2
+        small = small * z - 5.37397155531e-2
+        small = small * z + 1.33314422036e-1
+        small = small * z - 3.33332819422e-1
+        small = small * z * x + x
+        let magnitude = x.replacing(with: -x, where: x .< 0)
+        var large = 1 - 2 / (exp8(magnitude + magnitude) + 1)
+        large.replace(with: -large, where: x .< 0)
+        return small.replacing(with: large, where: magnitude .>= 0.625)
+    }
+
+    /// Applies an 8-lane function over `count` floats from `source` into `target` (which may be `source`).
+    @inlinable @inline(__always)
+    static func map8(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int,
+                     _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+        var i = 0
+        while i + 8 <= count {
+            to.storeBytes(of: f(from.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)), toByteOffset: i * 4,
+                          as: SIMD8<Float>.self)
+            i += 8
+        }
+        if i < count {
+            var tail = SIMD8<Float>(repeating: 0)
+            for k in i..<count { tail[k - i] = source[k] }
+            let y = f(tail)
+            for k in i..<count { target[k] = y[k - i] }
+        }
+    }
+
+    /// `target[i] = σ(source[i] + shift)`.
+    @inlinable
+    public static func sigmoid(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int,
+                               shift: Float = 0) {
+        map8(source, into: target, count: count) { sigmoid8($0 + shift) }
+    }
+
+    /// `target[i] = tanh(source[i])`.
+    @inlinable
+    public static func tanh(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        map8(source, into: target, count: count) { tanh8($0) }
     }
 }

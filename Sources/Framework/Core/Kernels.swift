@@ -17,14 +17,41 @@ public enum Kernels {
         return e / (1 + e)
     }
 
+    /// `target[i] = σ(source[i] + shift)`; Float takes FastMath's 8-lane version, Double (the gradient
+    /// checks) the exact one. `target` may be `source`.
+    @inlinable
+    public static func sigmoid<T: Scalar>(_ source: UnsafePointer<T>, into target: UnsafeMutablePointer<T>, count: Int,
+                                          shift: T = 0) {
+        if T.self == Float.self {
+            FastMath.sigmoid(UnsafeRawPointer(source).assumingMemoryBound(to: Float.self),
+                             into: UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self), count: count,
+                             shift: unsafeBitCast(shift, to: Float.self))
+            return
+        }
+        for i in 0..<count { target[i] = sigmoid(source[i] + shift) }
+    }
+
+    /// `target[i] = tanh(source[i])`, as ``sigmoid(_:into:count:shift:)``.
+    @inlinable
+    public static func tanh<T: Scalar>(_ source: UnsafePointer<T>, into target: UnsafeMutablePointer<T>, count: Int) {
+        if T.self == Float.self {
+            FastMath.tanh(UnsafeRawPointer(source).assumingMemoryBound(to: Float.self),
+                          into: UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self), count: count)
+            return
+        }
+        for i in 0..<count { target[i] = T.tanh(source[i]) }
+    }
+
     @inlinable
     public static func sigmoid<T: Scalar>(_ x: UnsafeMutableBufferPointer<T>) {
-        for i in x.indices { x[i] = sigmoid(x[i]) }
+        guard let base = x.baseAddress else { return }
+        sigmoid(base, into: base, count: x.count)
     }
 
     @inlinable
     public static func tanh<T: Scalar>(_ x: UnsafeMutableBufferPointer<T>) {
-        for i in x.indices { x[i] = T.tanh(x[i]) }
+        guard let base = x.baseAddress else { return }
+        tanh(base, into: base, count: x.count)
     }
 
     @inlinable

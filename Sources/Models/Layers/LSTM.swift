@@ -89,7 +89,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         cells.scalars.replaceSubrange(0..<(b * c), with: initial.cell.scalars)
         hiddens.scalars.replaceSubrange(0..<(b * h), with: initial.hidden.scalars)
         var unprojected = Tensor<T>(shape: projection == nil ? [0, c] : [steps * b, c])
-        let cellClip = self.cellClip, projectionClip = self.projectionClip
+        let projectionClip = self.projectionClip
+        let highest = cellClip ?? T.infinity, lowest = -highest
         unprojected.withUnsafeMutableBufferPointer { up in
         kernel.value.withUnsafeBufferPointer { w in
             gates.withUnsafeMutableBufferPointer { gp in
@@ -117,17 +118,20 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                 ? hp.baseAddress! + (t + 1) * b * h
                                 : up.baseAddress! + t * b * c
                             for r in 0..<b {
+                                // Gate blocks in place: σ(i), tanh(j), σ(f + 1), σ(o), each one vector pass.
                                 let row = gt + r * g
+                                Kernels.sigmoid(row, into: row, count: c)
+                                Kernels.tanh(row + c, into: row + c, count: c)
+                                Kernels.sigmoid(row + 2 * c, into: row + 2 * c, count: c, shift: 1)
+                                Kernels.sigmoid(row + 3 * c, into: row + 3 * c, count: c)
                                 let keep: T = resetRows.contains(r) ? 0 : 1
+                                let previous = cPrev + r * c, next = cNext + r * c, out = m + r * c
                                 for k in 0..<c {
-                                    let ig = Kernels.sigmoid(row[k]), jg = T.tanh(row[c + k])
-                                    let fg = Kernels.sigmoid(row[2 * c + k] + 1), og = Kernels.sigmoid(row[3 * c + k])
-                                    row[k] = ig; row[c + k] = jg; row[2 * c + k] = fg; row[3 * c + k] = og
-                                    var cell = fg * keep * cPrev[r * c + k] + ig * jg
-                                    if let clip = cellClip { cell = min(max(cell, -clip), clip) }
-                                    cNext[r * c + k] = cell
-                                    m[r * c + k] = og * T.tanh(cell)
+                                    let cell = row[2 * c + k] * keep * previous[k] + row[k] * row[c + k]
+                                    next[k] = min(max(cell, lowest), highest)
                                 }
+                                Kernels.tanh(next, into: out, count: c)
+                                for k in 0..<c { out[k] *= row[3 * c + k] }
                             }
                             if let projection {
                                 let hNext = hp.baseAddress! + (t + 1) * b * h
@@ -163,6 +167,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         var dUnprojected = [T](repeating: 0, count: b * c)
         var dhNext = [T](repeating: 0, count: b * h)
         var dcNext = [T](repeating: 0, count: b * c)
+        var tanhCells = [T](repeating: 0, count: b * c)
         let cellClip = self.cellClip, projectionClip = self.projectionClip
         kernel.value.withUnsafeBufferPointer { w in
             dGates.withUnsafeMutableBufferPointer { dg in
@@ -191,13 +196,14 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                     let gt = gp.baseAddress! + t * b * g, dgt = dg.baseAddress! + t * b * g
                                     let cPrev = cp.baseAddress! + t * b * c, cNow = cp.baseAddress! + (t + 1) * b * c
                                     let resetRows = cache.resets?.rows(atStep: t) ?? []
+                                    tanhCells.withUnsafeMutableBufferPointer { Kernels.tanh(cNow, into: $0.baseAddress!, count: b * c) }
                                     for r in 0..<b {
                                         let row = gt + r * g, drow = dgt + r * g
                                         // A reset row's previous state is the constant zero: no gradient flows into it.
                                         let keep: T = resetRows.contains(r) ? 0 : 1
                                         for k in 0..<c {
                                             let ig = row[k], jg = row[c + k], fg = row[2 * c + k], og = row[3 * c + k]
-                                            let cell = cNow[r * c + k], tc = T.tanh(cell), dm = dUnprojected[r * c + k]
+                                            let cell = cNow[r * c + k], tc = tanhCells[r * c + k], dm = dUnprojected[r * c + k]
                                             var dc = dcNext[r * c + k] + dm * og * (1 - tc * tc)
                                             if let clip = cellClip, abs(cell) >= clip { dc = 0 }
                                             drow[k] = dc * jg * ig * (1 - ig)
