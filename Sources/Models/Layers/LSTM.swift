@@ -164,10 +164,12 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         precondition(dOutput.shape == [steps * b, h], "LSTM dOutput \(dOutput.shape)")
         var dGates = Tensor<T>(shape: [steps * b, g])
         var dHidden = dOutput                      // becomes d(pre-clip h) per step
-        var dUnprojected = [T](repeating: 0, count: b * c)
-        var dhNext = [T](repeating: 0, count: b * h)
-        var dcNext = [T](repeating: 0, count: b * c)
-        var tanhCells = [T](repeating: 0, count: b * c)
+        // Per-step scratch, allocated once: d(σ(o)·tanh(c)), the gradients flowing to the previous step,
+        // tanh of the step's cells. Raw pointers, so the inner loops carry no exclusivity or bounds checks.
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: 3 * b * c + b * h)
+        scratch.initialize(repeating: 0, count: 3 * b * c + b * h)
+        defer { scratch.deallocate() }
+        let dUnprojected = scratch, dcNext = scratch + b * c, tanhCells = scratch + 2 * b * c, dhNext = scratch + 3 * b * c
         let cellClip = self.cellClip, projectionClip = self.projectionClip
         kernel.value.withUnsafeBufferPointer { w in
             dGates.withUnsafeMutableBufferPointer { dg in
@@ -185,10 +187,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                     }
                                     if let projection {
                                         projection.value.withUnsafeBufferPointer { pp in
-                                            dUnprojected.withUnsafeMutableBufferPointer { dm in
-                                                BLAS.gemm(.none, .transposed, m: b, n: c, k: h, alpha: 1, a: dht, lda: h,
-                                                          b: pp.baseAddress!, ldb: h, beta: 0, c: dm.baseAddress!, ldc: c)
-                                            }
+                                            BLAS.gemm(.none, .transposed, m: b, n: c, k: h, alpha: 1, a: dht, lda: h,
+                                                      b: pp.baseAddress!, ldb: h, beta: 0, c: dUnprojected, ldc: c)
                                         }
                                     } else {
                                         for k in 0..<(b * c) { dUnprojected[k] = dht[k] }
@@ -196,7 +196,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                     let gt = gp.baseAddress! + t * b * g, dgt = dg.baseAddress! + t * b * g
                                     let cPrev = cp.baseAddress! + t * b * c, cNow = cp.baseAddress! + (t + 1) * b * c
                                     let resetRows = cache.resets?.rows(atStep: t) ?? []
-                                    tanhCells.withUnsafeMutableBufferPointer { Kernels.tanh(cNow, into: $0.baseAddress!, count: b * c) }
+                                    Kernels.tanh(cNow, into: tanhCells, count: b * c)
                                     for r in 0..<b {
                                         let row = gt + r * g, drow = dgt + r * g
                                         // A reset row's previous state is the constant zero: no gradient flows into it.
@@ -213,11 +213,9 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                             dcNext[r * c + k] = dc * fg * keep
                                         }
                                     }
-                                    dhNext.withUnsafeMutableBufferPointer { dn in
-                                        BLAS.gemm(.none, .transposed, m: b, n: h, k: g, alpha: 1, a: dgt, lda: g,
-                                                  b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dn.baseAddress!, ldc: h)
-                                        for r in resetRows { (dn.baseAddress! + r * h).update(repeating: 0, count: h) }
-                                    }
+                                    BLAS.gemm(.none, .transposed, m: b, n: h, k: g, alpha: 1, a: dgt, lda: g,
+                                              b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dhNext, ldc: h)
+                                    for r in resetRows { (dhNext + r * h).update(repeating: 0, count: h) }
                                 }
                             }
                         }
