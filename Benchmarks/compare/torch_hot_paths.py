@@ -280,7 +280,7 @@ def main():
     parser.add_argument("--sampled", type=int, default=None)
     parser.add_argument("--config", default="small")
     parser.add_argument("--sentences", type=int, default=1000)
-    parser.add_argument("--input", default="data/wikitext-2/valid.txt")
+    parser.add_argument("--input", default="data/1b-word-sample/1b_benchmark.test.tokens")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

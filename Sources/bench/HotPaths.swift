@@ -297,7 +297,7 @@ struct EmbedBench: ParsableCommand {
     @Option(help: "Preset or options.json (random weights: the speed does not depend on them).") var config = "small"
     @Option(help: "Sentences (lines of --input).") var sentences = 1000
     @Option(help: "Sentences per batch.") var batchSize = 64
-    @Option(help: "Text, one tokenised sentence per line.") var input = "data/wikitext-2/valid.txt"
+    @Option(help: "Text, one tokenised sentence per line.") var input = "data/1b-word-sample/1b_benchmark.test.tokens"
     @Option(help: "Vocabulary (only its size matters here).") var vocabFile = "data/wikitext-2/vocab.txt"
     @OptionGroup var options: TimingOptions
 

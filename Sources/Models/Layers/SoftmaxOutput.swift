@@ -33,7 +33,8 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
 
     public enum Cache {
         case full(input: Tensor<T>, softmax: SoftmaxCrossEntropy<T>.Cache)
-        case sampled(input: Tensor<T>, targets: [Int32], candidates: [Int32], softmax: SoftmaxCrossEntropy<T>.Cache)
+        /// `gathered`: the candidates' rows of W as the forward used them (W does not change before backward).
+        case sampled(input: Tensor<T>, targets: [Int32], candidates: [Int32], gathered: [T], softmax: SoftmaxCrossEntropy<T>.Cache)
     }
 
     /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
@@ -57,28 +58,40 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     /// sampler), a candidate equal to the token's target removed. Loss = cross-entropy with the true class.
     @_specialize(exported: true, where T == Float)
     public func sampledLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?, sample: CandidateSample) -> (Loss, Cache) {
-        let n = h.rows, p = inputSize, s = sample.candidates.count
-        var logits = Tensor<T>(shape: [n, 1 + s])
-        let logQ = sample.logExpectedCount
+        let n = h.rows, p = inputSize, s = sample.candidates.count, v = vocabularySize
+        var logits = Tensor<T>(uninitializedShape: [n, 1 + s])
+        // What every row adds to candidate j: its bias minus log Q(j); and where each id sits among the
+        // candidates (−1: not drawn), to remove accidental hits without a search.
+        var correction = [T](repeating: 0, count: s)
+        var position = [Int32](repeating: -1, count: v)
+        var gathered: [T] = []
         h.withUnsafeBufferPointer { hp in
             weight.value.withUnsafeBufferPointer { w in
                 bias.value.withUnsafeBufferPointer { bp in
+                    for (j, id) in sample.candidates.enumerated() {
+                        correction[j] = bp[Int(id)] - T(sample.logExpectedCount[j])
+                        position[Int(id)] = Int32(j)
+                    }
+                    // Candidate logits: gather the candidate rows, one GEMM.
+                    gathered = Self.gatherRows(w, ids: sample.candidates, width: p)
                     logits.withUnsafeMutableBufferPointer { lp in
-                        // Candidate logits: gather the candidate rows, one GEMM.
-                        let gathered = Self.gatherRows(w, ids: sample.candidates, width: p)
                         gathered.withUnsafeBufferPointer { gp in
                             BLAS.gemm(.none, .transposed, m: n, n: s, k: p, alpha: 1, a: hp.baseAddress!, lda: p,
                                       b: gp.baseAddress!, ldb: p, beta: 0, c: lp.baseAddress! + 1, ldc: 1 + s)
                         }
-                        for r in 0..<n {
-                            let row = lp.baseAddress! + r * (1 + s)
-                            let target = Int(targets[r])
-                            var dot: T = 0
-                            let hr = hp.baseAddress! + r * p, wt = w.baseAddress! + target * p
-                            for k in 0..<p { dot += hr[k] * wt[k] }
-                            row[0] = dot + bp[target] - T(sample.logExpectedCount(of: Int32(target)))
-                            for (j, id) in sample.candidates.enumerated() {
-                                row[1 + j] = Int(id) == target ? -T.infinity : row[1 + j] + bp[Int(id)] - T(logQ[j])
+                        correction.withUnsafeBufferPointer { cp in
+                            let add = cp.baseAddress!
+                            for r in 0..<n {
+                                let row = lp.baseAddress! + r * (1 + s)
+                                let target = Int(targets[r])
+                                var dot: T = 0
+                                let hr = hp.baseAddress! + r * p, wt = w.baseAddress! + target * p
+                                for k in 0..<p { dot += hr[k] * wt[k] }
+                                row[0] = dot + bp[target] - T(sample.logExpectedCount(of: Int32(target)))
+                                let candidates = row + 1
+                                for j in 0..<s { candidates[j] += add[j] }
+                                let hit = Int(position[target])
+                                if hit >= 0 { candidates[hit] = -T.infinity }
                             }
                         }
                     }
@@ -87,7 +100,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         }
         let (out, cache) = SoftmaxCrossEntropy.forward(logits: logits, targets: [Int32](repeating: 0, count: n), mask: mask)
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),
-                .sampled(input: h, targets: targets, candidates: sample.candidates, softmax: cache))
+                .sampled(input: h, targets: targets, candidates: sample.candidates, gathered: gathered, softmax: cache))
     }
 
     /// The rows `ids` of a [V, width] matrix, packed: [ids.count, width].
@@ -120,7 +133,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
             BLAS.matmul(dLogits, weight.value, into: &dh)
             if spareLogits.count < Self.maximumSpares { spareLogits.append(dLogits) }
             return dh
-        case .sampled(let h, let targets, let candidates, let softmax):
+        case .sampled(let h, let targets, let candidates, let gathered, let softmax):
             let dLogits = SoftmaxCrossEntropy.backward(cache: softmax, dLoss: dLoss)
             let n = h.rows, p = inputSize, s = candidates.count
             var dh = Tensor<T>(shape: h.shape)
@@ -129,7 +142,6 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                 dLogits.withUnsafeBufferPointer { dl in
                     weight.value.withUnsafeBufferPointer { w in
                         dh.withUnsafeMutableBufferPointer { dhp in
-                            let gathered = Self.gatherRows(w, ids: candidates, width: p)
                             // dh = dS·W_S + d0·w_target
                             gathered.withUnsafeBufferPointer { gp in
                                 BLAS.gemm(.none, .none, m: n, n: p, k: s, alpha: 1, a: dl.baseAddress! + 1, lda: 1 + s,
@@ -163,13 +175,15 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                     }
                 }
                 if trainB {
+                    // Candidate columns summed over rows in one pass, then scattered once; the true-class
+                    // column goes to each row's own target.
+                    var columnSums = [T](repeating: 0, count: 1 + s)
                     dLogits.withUnsafeBufferPointer { dl in
-                    bias.grad.withUnsafeMutableBufferPointer { gb in
-                        for r in 0..<n {
-                            gb[Int(targets[r])] += dl[r * (1 + s)]
-                            for (j, id) in candidates.enumerated() { gb[Int(id)] += dl[r * (1 + s) + 1 + j] }
+                        columnSums.withUnsafeMutableBufferPointer { Kernels.accumulateColumnSums(of: dl, columns: 1 + s, into: $0) }
+                        bias.grad.withUnsafeMutableBufferPointer { gb in
+                            for r in 0..<n { gb[Int(targets[r])] += dl[r * (1 + s)] }
+                            for (j, id) in candidates.enumerated() { gb[Int(id)] += columnSums[1 + j] }
                         }
-                    }
                     }
                 }
             }
