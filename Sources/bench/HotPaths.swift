@@ -247,6 +247,7 @@ struct PretrainBench: ParsableCommand {
 
     func run() throws {
         try options.apply()
+        guard batchSize > 0, unrollSteps > 0 else { throw InputError("--batch-size and --unroll-steps must be positive") }
         let bilm = try BiLMOptions.resolve(config)
         let vocabulary = try Vocabulary(contentsOf: vocabFile)
         if let sampled, sampled <= 0 || sampled >= vocabulary.count {
@@ -303,6 +304,7 @@ struct EmbedBench: ParsableCommand {
 
     func run() throws {
         try options.apply()
+        guard sentences > 0, batchSize > 0 else { throw InputError("--sentences and --batch-size must be positive") }
         let bilm = try BiLMOptions.resolve(config)
         let vocabulary = try Vocabulary(contentsOf: vocabFile)
         var lines: [[String]] = []

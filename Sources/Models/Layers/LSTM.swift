@@ -125,9 +125,9 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                 Kernels.sigmoid(row + 2 * c, into: row + 2 * c, count: c, shift: 1)
                                 Kernels.sigmoid(row + 3 * c, into: row + 3 * c, count: c)
                                 let keep: T = resetRows.contains(r) ? 0 : 1
-                                let previous = cPrev + r * c, next = cNext + r * c, out = m + r * c
+                                let cellBefore = cPrev + r * c, next = cNext + r * c, out = m + r * c
                                 for k in 0..<c {
-                                    let cell = row[2 * c + k] * keep * previous[k] + row[k] * row[c + k]
+                                    let cell = row[2 * c + k] * keep * cellBefore[k] + row[k] * row[c + k]
                                     next[k] = min(max(cell, lowest), highest)
                                 }
                                 Kernels.tanh(next, into: out, count: c)
