@@ -99,8 +99,20 @@ struct PretrainCommand: ParsableCommand {
         // With --init-from-ckpt the vocabulary comes from the checkpoint; an explicit --vocab-file must agree.
         let vocabulary: Vocabulary? = initFromCkpt != nil && vocabFile == "data/wikitext-2/vocab.txt"
             && !FileManager.default.fileExists(atPath: vocabFile) ? nil : try Vocabulary(contentsOf: vocabFile)
-        let trainer = try Pretrainer(config: settings, vocabulary: vocabulary, optimizer: optimizer, resumeFrom: initFromCkpt)
+        // Under Open MPI's mpirun: data-parallel over its ranks (see README, "Data-parallel pretraining").
+        let communicator: any Communicator = try OpenMPI.fromEnvironment() ?? SingleProcess()
+        if communicator.size > 1 {
+            let environment = ProcessInfo.processInfo.environment
+            // Ranks on one machine share its cores: unless told otherwise, each gets its share.
+            if environment["OPENBLAS_NUM_THREADS"] == nil {
+                let local = environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? communicator.size
+                BLASRuntime.setThreads(max(1, BLASRuntime.processors / max(local, 1)))
+            }
+        }
+        let trainer = try Pretrainer(config: settings, vocabulary: vocabulary, optimizer: optimizer, resumeFrom: initFromCkpt,
+                                     communicator: communicator)
         try trainer.run()
+        communicator.finish()
     }
 }
 

@@ -130,11 +130,12 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
 
     /// The loss of one window. `states` carry across windows, except where `resets` zeroes them (in
     /// both directions); `samples` (when given) selects the sampled softmax with that many candidates
-    /// per direction, else the full softmax.
+    /// per direction, else the full softmax. `dropoutStream` gives data-parallel ranks, which share `rng`,
+    /// masks of their own (0: the single-process masks).
     @_specialize(exported: true, where T == Float)
     public func loss(_ batch: LMBatch, states: inout [Direction: [LSTMState<T>]], dropoutRate: T, training: Bool,
                      samples: Int? = nil, resets: StateResets? = nil, rng: inout SeededRandom,
-                     fixedSample: CandidateSample? = nil) -> (LossReport, StepCache) {
+                     fixedSample: CandidateSample? = nil, dropoutStream: Int = 0) -> (LossReport, StepCache) {
         let tokens = batch.rows * batch.steps
         let (embeddings, charCache) = charCNN.forward(chars: batch.forwardChars + batch.backwardChars)
         let p = tokenDim
@@ -142,6 +143,10 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         // Each direction draws its dropout masks from its own generator, so the result does not depend
         // on whether the stacks run side by side.
         var forwardRNG = rng.split(), backwardRNG = rng.split()
+        if dropoutStream != 0 {
+            forwardRNG = SeededRandom(seed: forwardRNG.next() &+ UInt64(dropoutStream))
+            backwardRNG = SeededRandom(seed: backwardRNG.next() &+ UInt64(dropoutStream))
+        }
         var forwardStates = states[.forward]!, backwardStates = states[.backward]!
         let forwardInput = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[0..<(tokens * p)]))
         let backwardInput = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[(tokens * p)..<(2 * tokens * p)]))

@@ -54,6 +54,13 @@ public struct TrainingMetrics: Sendable {
 }
 
 /// Trains the BiLM on continuous streams with truncated BPTT, checkpointing and resuming exactly.
+///
+/// Data-parallel (``communicator`` of N ranks): every rank reads the same global window of
+/// `batchSize` streams and computes on its own `batchSize / N` of them; gradients are summed over
+/// ranks each step, so every rank applies the same update. Rank 0 logs and writes checkpoints, which
+/// hold the global data position and LSTM states: a run resumes with any N that divides the batch.
+/// With dropout 0 the result equals one process with the same global batch up to float rounding;
+/// with dropout each rank draws its own masks.
 public final class Pretrainer {
     public let config: PretrainConfig
     public let model: BidirectionalLM<Float>
@@ -64,13 +71,25 @@ public final class Pretrainer {
     public private(set) var states: [Direction: [LSTMState<Float>]]
     private(set) var batcher: StreamBatcher
     let parameters: [Parameter<Float>]
+    public let communicator: any Communicator
+    /// The streams of the global batch this rank computes on.
+    public let localRows: Range<Int>
+    /// Every trainable gradient end to end, for the one all-reduce per step.
+    private var gradientBuffer: [Float] = []
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     /// Called after every step (tests use it to stop or inspect).
     public var onStep: ((TrainingMetrics) -> Void)? = nil
 
     /// A fresh model (`resumeFrom` nil) or one continued from `DIR/STEP`.
-    public init(config: PretrainConfig, vocabulary: Vocabulary?, optimizer: any Optimizer, resumeFrom requested: String?) throws {
+    public init(config: PretrainConfig, vocabulary: Vocabulary?, optimizer: any Optimizer, resumeFrom requested: String?,
+                communicator: any Communicator = SingleProcess()) throws {
         self.config = config
+        self.communicator = communicator
+        guard config.batchSize % communicator.size == 0 else {
+            throw InputError("--batch-size \(config.batchSize): must be divisible by the number of MPI ranks (\(communicator.size))")
+        }
+        let share = config.batchSize / communicator.size
+        localRows = (communicator.rank * share)..<((communicator.rank + 1) * share)
         let prefix = try requested.map(BiLMCheckpoint.resolve)
         self.optimizer = optimizer
         let corpus = try Corpus(glob: config.trainPattern, role: "--train-data-path")
@@ -107,7 +126,7 @@ public final class Pretrainer {
         }
         parameters = model.parameters
         rng = SeededRandom(seed: config.seed ^ 0x5EED_0F_D20_9A7)
-        states = model.zeroStates(batch: config.batchSize)
+        states = model.zeroStates(batch: localRows.count)
         let stream = try SentenceStream(corpus: corpus, vocabulary: self.vocabulary, seed: config.seed, shuffle: true, singlePass: false)
         batcher = StreamBatcher(stream: stream, rows: config.batchSize, steps: config.unrollSteps)
         if let prefix { try restoreTrainingState(prefix, corpus: corpus) }
@@ -163,10 +182,33 @@ public final class Pretrainer {
                     guard let t = file["\(base).\(suffix)"] else { throw InputError("\(source): tensor \(base).\(suffix) is missing") }
                     guard t.shape == shape else { throw InputError("\(source): tensor \(base).\(suffix) has shape \(t.shape), expected \(shape)") }
                     let value = try t.floatingPoint(Float.self, name: "\(base).\(suffix)", source: source)
-                    if suffix == "c" { states[direction]![l].cell = value } else { states[direction]![l].hidden = value }
+                    let columns = shape[1]
+                    let mine = Tensor(shape: [localRows.count, columns],
+                                      scalars: Array(value.scalars[(localRows.lowerBound * columns)..<(localRows.upperBound * columns)]))
+                    if suffix == "c" { states[direction]![l].cell = mine } else { states[direction]![l].hidden = mine }
                 }
             }
         }
+    }
+
+    /// The LSTM states of all `batchSize` streams (collective: every rank calls it at the same step).
+    private func globalStates() -> [Direction: [LSTMState<Float>]] {
+        guard communicator.size > 1 else { return states }
+        var all = states
+        for direction in Direction.allCases {
+            for l in all[direction]!.indices {
+                func gathered(_ mine: Tensor<Float>) -> Tensor<Float> {
+                    let columns = mine.columns
+                    var whole = Tensor<Float>(shape: [config.batchSize, columns])
+                    whole.scalars.replaceSubrange((localRows.lowerBound * columns)..<(localRows.upperBound * columns), with: mine.scalars)
+                    whole.withUnsafeMutableBufferPointer { communicator.sum($0) }
+                    return whole
+                }
+                all[direction]![l].cell = gathered(states[direction]![l].cell)
+                all[direction]![l].hidden = gathered(states[direction]![l].hidden)
+            }
+        }
+        return all
     }
 
     func trainingStateFile() -> SafeTensors {
@@ -187,6 +229,7 @@ public final class Pretrainer {
         // A row with no current sentence is written as \u{1} (tokens never contain control characters
         // other than whitespace, which separates them).
         file.metadata["data.rows"] = b.current.map { $0?.words.joined(separator: " ") ?? "\u{1}" }.joined(separator: "\n")
+        let states = globalStates()
         for direction in Direction.allCases {
             for (l, state) in states[direction]!.enumerated() {
                 file["state.\(direction.rawValue).layer_\(l).c"] = StoredTensor(state.cell)
@@ -196,11 +239,14 @@ public final class Pretrainer {
         return file
     }
 
-    /// Writes `DIR/NAME.optim.safetensors` then `DIR/NAME.safetensors`, each atomically.
+    /// Writes `DIR/NAME.optim.safetensors` then `DIR/NAME.safetensors`, each atomically (rank 0 only;
+    /// every rank calls it, as gathering the LSTM states is collective).
     public func saveCheckpoint(name: String) throws {
+        let stateFile = trainingStateFile()
+        guard communicator.isLeader else { return }
         try Files.ensureDirectory(config.saveDirectory, role: "--save-dir")
         let prefix = "\(config.saveDirectory)/\(name)"
-        try trainingStateFile().write(to: BiLMCheckpoint.optimizerPath(prefix))
+        try stateFile.write(to: BiLMCheckpoint.optimizerPath(prefix))
         try BiLMCheckpoint.parametersFile(model, vocabulary: vocabulary).write(to: BiLMCheckpoint.parametersPath(prefix))
     }
 
@@ -216,68 +262,116 @@ public final class Pretrainer {
         return resets.isEmpty ? nil : resets
     }
 
+    // MARK: - Data parallelism
+
+    /// Sums every trainable gradient over the ranks in one all-reduce. A row-sparse parameter's touched
+    /// rows become the union over ranks, so that its optimizer updates every row any rank wrote.
+    private func sumGradientsOverRanks() {
+        guard communicator.size > 1 else { return }
+        let trainable = parameters.filter(\.isTrainable)
+        let total = trainable.reduce(0) { $0 + $1.count }
+        if gradientBuffer.count != total { gradientBuffer = [Float](repeating: 0, count: total) }
+        gradientBuffer.withUnsafeMutableBufferPointer { flat in
+            var offset = 0
+            for p in trainable {
+                p.grad.withUnsafeBufferPointer { (flat.baseAddress! + offset).update(from: $0.baseAddress!, count: p.count) }
+                offset += p.count
+            }
+            communicator.sum(flat)
+            offset = 0
+            for p in trainable {
+                p.grad.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: flat.baseAddress! + offset, count: p.count) }
+                offset += p.count
+            }
+        }
+        for p in trainable where p.isRowSparse {
+            var touched = [Float](repeating: 0, count: p.value.rows)
+            for r in p.touchedRows { touched[r] = 1 }
+            touched.withUnsafeMutableBufferPointer { communicator.sum($0) }
+            for r in touched.indices where touched[r] > 0 { p.markRowTouched(r) }
+        }
+    }
+
     // MARK: - Loop
 
     /// Trains until `maxSteps` or `epochs`; checkpoints every `saveFrequency` steps and at the end (`final`).
     /// A non-finite loss stops with a runtime failure naming the step; earlier checkpoints stay as they are.
     @discardableResult
     public func run() throws -> TrainingMetrics? {
+        let leader = communicator.isLeader
+        let log: (String) -> Void = leader ? self.log : { _ in }
         try Files.ensureDirectory(config.saveDirectory, role: "--save-dir")
         // Temporary files of a run that was killed mid-write are garbage: the checkpoints they were
         // becoming never replaced anything.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: config.saveDirectory)) ?? []
+        for name in leader ? (try? FileManager.default.contentsOfDirectory(atPath: config.saveDirectory)) ?? [] : []
         where name.contains(".safetensors.tmp-") {
             try? FileManager.default.removeItem(atPath: "\(config.saveDirectory)/\(name)")
         }
-        let metricsPath = "\(config.saveDirectory)/metrics.jsonl"
-        if !FileManager.default.fileExists(atPath: metricsPath) { _ = FileManager.default.createFile(atPath: metricsPath, contents: nil) }
-        guard let metricsFile = FileHandle(forWritingAtPath: metricsPath) else {
-            throw RuntimeFailure("cannot write \(metricsPath)")
+        var metricsFile: FileHandle? = nil
+        if leader {
+            let metricsPath = "\(config.saveDirectory)/metrics.jsonl"
+            if !FileManager.default.fileExists(atPath: metricsPath) { _ = FileManager.default.createFile(atPath: metricsPath, contents: nil) }
+            guard let file = FileHandle(forWritingAtPath: metricsPath) else {
+                throw RuntimeFailure("cannot write \(metricsPath)")
+            }
+            try file.seekToEnd()
+            metricsFile = file
         }
-        defer { try? metricsFile.close() }
-        try metricsFile.seekToEnd()
+        defer { try? metricsFile?.close() }
         let dropout = Float(config.dropout)
         var last: TrainingMetrics? = nil
-        let progress = ProgressLine(total: config.maxSteps, unit: "steps")
+        let progress: ProgressLine? = leader ? ProgressLine(total: config.maxSteps, unit: "steps") : nil
         let runStart = Date()
         var runTokens = 0
         var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowForward = 0.0, windowBackward = 0.0, windowSteps = 0
-        log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps), "
+        let ranks = communicator.size > 1 ? ", \(communicator.size) ranks of \(localRows.count) streams" : ""
+        log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps)\(ranks), "
             + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(step)")
         while config.maxSteps.map({ step < $0 }) ?? true {
-            if let limit = config.maxMinutes, Date().timeIntervalSince(runStart) >= limit * 60 {
-                log("time limit of \(limit) minutes reached at step \(step)")
+            let outOfTime = config.maxMinutes.map { Date().timeIntervalSince(runStart) >= $0 * 60 } ?? false
+            if communicator.leaderDecides(outOfTime) {
+                log("time limit of \(config.maxMinutes!) minutes reached at step \(step)")
                 break
             }
-            guard let batch = try batcher.next() else { break }
+            guard let window = try batcher.next() else { break }
             if batcher.stream.position.epoch >= config.epochs { break }
             model.zeroGradients()
-            let resets = drawStateResets(batch)
+            // Resets are drawn over the global window, so every rank sees the single-process draws.
+            let windowResets = drawStateResets(window)
+            let distributed = communicator.size > 1
+            let batch = distributed ? window.selecting(rows: localRows) : window
+            let resets = distributed ? windowResets?.selecting(rows: localRows) : windowResets
             let (report, cache) = model.loss(batch, states: &states, dropoutRate: dropout, training: true,
-                                             samples: config.sampledSoftmax, resets: resets, rng: &rng)
-            let loss = Double(report.mean)
+                                             samples: config.sampledSoftmax, resets: resets?.isEmpty == false ? resets : nil,
+                                             rng: &rng, dropoutStream: communicator.rank)
+            // The window's mean loss is the token-weighted mean of the ranks' means.
+            let share = Double(batch.tokenCount) / Double(max(window.tokenCount, 1))
+            var directionMeans = [Double(report.forward.mean) * share, Double(report.backward.mean) * share]
+            communicator.sum(&directionMeans)
+            let loss = (directionMeans[0] + directionMeans[1]) / 2
             guard loss.isFinite else {
                 throw RuntimeFailure("step \(step + 1): loss is \(loss) (not finite); stopped — checkpoints written before this step are intact")
             }
             // bilm-tf and PaddleNLP scale the per-token loss by the unroll length before differentiating.
-            model.backward(cache, dLoss: Float(config.unrollSteps), dropoutRate: dropout)
+            model.backward(cache, dLoss: Float(Double(config.unrollSteps) * share), dropoutRate: dropout)
+            sumGradientsOverRanks()
             let norm = GradientClipping.clipGlobalNorm(parameters, maxNorm: config.maxGradientNorm)
             guard norm.isFinite else {
                 throw RuntimeFailure("step \(step + 1): gradient norm is \(norm) (not finite); stopped — checkpoints written before this step are intact")
             }
             optimizer.step(parameters)
             step += 1
-            windowTokens += batch.tokenCount
-            runTokens += batch.tokenCount
-            progress.update(done: step, rate: Double(runTokens) / max(Date().timeIntervalSince(runStart), 1e-9),
-                            detail: String(format: "loss %.3f", loss))
+            windowTokens += window.tokenCount
+            runTokens += window.tokenCount
+            progress?.update(done: step, rate: Double(runTokens) / max(Date().timeIntervalSince(runStart), 1e-9),
+                             detail: String(format: "loss %.3f", loss))
             windowLoss += loss
-            windowForward += Double(report.forward.mean)
-            windowBackward += Double(report.backward.mean)
+            windowForward += directionMeans[0]
+            windowBackward += directionMeans[1]
             windowSteps += 1
             let metrics = TrainingMetrics(
                 step: step, epoch: batcher.stream.position.epoch, loss: loss,
-                forwardPerplexity: Foundation.exp(Double(report.forward.mean)), backwardPerplexity: Foundation.exp(Double(report.backward.mean)),
+                forwardPerplexity: Foundation.exp(directionMeans[0]), backwardPerplexity: Foundation.exp(directionMeans[1]),
                 gradientNorm: norm, tokensPerSecond: 0)
             last = metrics
             if step % config.logFrequency == 0 {
@@ -287,8 +381,8 @@ public final class Pretrainer {
                 averaged.forwardPerplexity = Foundation.exp(windowForward / Double(windowSteps))
                 averaged.backwardPerplexity = Foundation.exp(windowBackward / Double(windowSteps))
                 averaged.tokensPerSecond = Double(windowTokens) / max(seconds, 1e-9)
-                metricsFile.write(Data((averaged.json + "\n").utf8))
-                progress.clear()
+                metricsFile?.write(Data((averaged.json + "\n").utf8))
+                progress?.clear()
                 // A sampled-softmax loss is not the full cross-entropy: its exp is no perplexity.
                 let lossName = config.sampledSoftmax == nil ? "loss" : "sampled loss"
                 log("step \(step)  epoch \(averaged.epoch)  \(lossName) " + String(format: "%.4f  exp %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
@@ -299,12 +393,12 @@ public final class Pretrainer {
             }
             onStep?(metrics)
             if step % config.saveFrequency == 0 {
-                progress.clear()
+                progress?.clear()
                 try saveCheckpoint(name: String(step))
                 log("saved \(config.saveDirectory)/\(step)")
             }
         }
-        progress.clear()
+        progress?.clear()
         try saveCheckpoint(name: "final")
         log("saved \(config.saveDirectory)/final (step \(step))")
         return last

@@ -127,6 +127,29 @@ public struct LMBatch: Sendable {
 
     /// Real (masked-in) positions.
     public var tokenCount: Int { mask.lazy.filter { $0 }.count }
+
+    /// The streams `range` of this window, in the same time-major layout (a data-parallel rank's share).
+    public func selecting(rows range: Range<Int>) -> LMBatch {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows && !range.isEmpty, "rows \(range) outside 0..<\(rows)")
+        let width = CharacterIDs.tokenLength, n = range.count
+        func gather<E>(_ source: [E], per slotWidth: Int) -> [E] {
+            var out: [E] = []
+            out.reserveCapacity(steps * n * slotWidth)
+            for t in 0..<steps {
+                out.append(contentsOf: source[((t * rows + range.lowerBound) * slotWidth)..<((t * rows + range.upperBound) * slotWidth)])
+            }
+            return out
+        }
+        var part = LMBatch(rows: n, steps: steps,
+                           forwardChars: gather(forwardChars, per: width), backwardChars: gather(backwardChars, per: width),
+                           forwardTargets: gather(forwardTargets, per: 1), backwardTargets: gather(backwardTargets, per: 1),
+                           mask: gather(mask, per: 1))
+        part.sentenceStarts = sentenceStarts.compactMap { slot in
+            let (t, b) = slot.quotientAndRemainder(dividingBy: rows)
+            return range.contains(b) ? t * n + (b - range.lowerBound) : nil
+        }
+        return part
+    }
 }
 
 /// Packs sentences end to end into B rows (bilm-tf / PaddleNLP): row b reads its sentences as one

@@ -288,4 +288,13 @@ public struct StateResets: Sendable, Equatable {
 
     public func rows(atStep t: Int) -> [Int] { byStep[t] }
     public var isEmpty: Bool { byStep.allSatisfy(\.isEmpty) }
+
+    /// The resets of rows `range`, renumbered from 0 (a data-parallel rank's share).
+    public func selecting(rows range: Range<Int>) -> StateResets {
+        var part = StateResets(steps: steps, rows: range.count)
+        for t in 0..<steps {
+            for r in byStep[t] where range.contains(r) { part.reset(step: t, row: r - range.lowerBound) }
+        }
+        return part
+    }
 }
