@@ -27,6 +27,14 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
 
+        /// HDF5's C API (Debian's serial build), for reading AllenNLP weight files.
+        .systemLibrary(
+            name: "CHDF5",
+            path: "Sources/CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+
         // MARK: - Libraries
 
         /// Tensors, BLAS, kernels, RNG, parameters, generic layers, registry, safetensors, checkpoints.
@@ -44,6 +52,9 @@ let package = Package(
         /// SGD (momentum), Adagrad, Adam.
         .target(name: "Optimizers", dependencies: ["Framework"]),
 
+        /// Other projects' formats: AllenNLP / bilm-tf ELMo weights (hdf5).
+        .target(name: "Interop", dependencies: ["Framework", "Models", "CHDF5"]),
+
         /// Exit codes and one-line errors for the command-line programs (DESIGN §4).
         .target(
             name: "CLISupport",
@@ -55,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "elmo",
             dependencies: [
-                "Framework", "Models", "Heads", "Optimizers", "CLISupport",
+                "Framework", "Models", "Heads", "Optimizers", "CLISupport", "Interop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,12 +88,12 @@ let package = Package(
         ),
         .testTarget(
             name: "Golden",
-            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"],
+            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport", "Interop"],
             exclude: ["generate", "Resources"]
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"]
+            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport", "Interop"]
         ),
     ]
 )

@@ -129,7 +129,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try Check.positive(batchSize, "--batch-size")
         try Check.positive(unrollSteps, "--unroll-steps")
-        let (model, vocabulary) = try BiLMCheckpoint.loadModel(initFromCkpt)
+        let (model, vocabulary) = try BiLMCheckpoint.loadModel(initFromCkpt, languageModel: true)
         if let vocabFile, try Vocabulary(contentsOf: vocabFile) != vocabulary {
             throw InputError("--vocab-file \(vocabFile): differs from the vocabulary stored in the checkpoint")
         }

@@ -4,6 +4,8 @@ import Framework
 /// Reading and writing `DIR/STEP.safetensors` (+ `.optim.safetensors`); see docs/checkpoint-format.md.
 public enum BiLMCheckpoint {
     public static let format = "swift-elmo-bilm-1"
+    /// Metadata key of a checkpoint made by `elmo import-allennlp`: its softmax is a zero placeholder.
+    public static let importedFromKey = "imported_from"
 
     public static func parametersPath(_ prefix: String) -> String { "\(prefix).safetensors" }
 
@@ -39,8 +41,10 @@ public enum BiLMCheckpoint {
     }
 
     /// A model and its vocabulary from `prefix.safetensors`. Every tensor must be present with the
-    /// shape the stored options imply; a mismatch names the tensor and both shapes.
-    public static func loadModel(_ prefix: String, sparseSoftmax: Bool = false) throws -> (BidirectionalLM<Float>, Vocabulary) {
+    /// shape the stored options imply; a mismatch names the tensor and both shapes. `languageModel`:
+    /// the caller needs the softmax, which an imported checkpoint does not have.
+    public static func loadModel(_ prefix: String, sparseSoftmax: Bool = false,
+                                 languageModel: Bool = false) throws -> (BidirectionalLM<Float>, Vocabulary) {
         let prefix = try resolve(prefix)
         let path = parametersPath(prefix)
         let role = "checkpoint"
@@ -52,6 +56,9 @@ public enum BiLMCheckpoint {
         let source = "\(role) \(path)"
         guard let optionsText = file.metadata["options"] else { throw InputError("\(source): no model options in its metadata (not a swift-elmo checkpoint?)") }
         guard let vocabText = file.metadata["vocab"] else { throw InputError("\(source): no vocabulary in its metadata") }
+        if languageModel, let origin = file.metadata[importedFromKey] {
+            throw InputError("\(source): imported from \(origin), which has no softmax: it embeds (`elmo embed`, `--encoder elmo`) but cannot be evaluated or trained as a language model")
+        }
         let options = try BiLMOptions.parse(Array(optionsText.utf8), source: "\(source) options")
         let vocabulary = try Vocabulary(tokens: vocabText.split(separator: "\n").map(String.init), source: "\(source) vocab")
         var rng = SeededRandom(seed: 0)

@@ -94,7 +94,7 @@ public final class Pretrainer {
         self.optimizer = optimizer
         let corpus = try Corpus(glob: config.trainPattern, role: "--train-data-path")
         if let prefix {
-            let (model, storedVocabulary) = try BiLMCheckpoint.loadModel(prefix, sparseSoftmax: config.sampledSoftmax != nil)
+            let (model, storedVocabulary) = try BiLMCheckpoint.loadModel(prefix, sparseSoftmax: config.sampledSoftmax != nil, languageModel: true)
             if config.optionsGiven, model.options != config.options {
                 // Name the first tensor whose shape the asked-for model would not accept.
                 var rng = SeededRandom(seed: 0)
