@@ -92,6 +92,51 @@ struct DataParallelTests {
         }
     }
 
+    /// The real thing: `mpirun -np 2` of the `elmo` binary (Open MPI loaded with dlopen) against one process.
+    @Test("mpirun -np 2 elmo pretrain matches one process")
+    func realMPI() throws {
+        let (pattern, vocabulary, directory) = try PretrainTests.corpus()
+        try vocabulary.fileText.write(toFile: "\(directory)/vocab.txt", atomically: true, encoding: .utf8)
+        try PretrainTests.options.jsonText().write(toFile: "\(directory)/options.json", atomically: true, encoding: .utf8)
+        let common = ["pretrain", "--train-data-path", pattern, "--vocab-file", "\(directory)/vocab.txt",
+                      "--config", "\(directory)/options.json", "--batch-size", "4", "--unroll-steps", "5",
+                      "--max-steps", "3", "--dropout", "0", "--log-freq", "1"]
+        let single = try BadInputTests.run(common + ["--save-dir", "\(directory)/one"])
+        #expect(single.status == 0, "\(single.stderr)")
+        let mpirun = Process()
+        mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        mpirun.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", BadInputTests.binary]
+            + common + ["--save-dir", "\(directory)/two"]
+        mpirun.currentDirectoryURL = URL(fileURLWithPath: RepositoryPaths.root)
+        let errors = Pipe()
+        mpirun.standardError = errors
+        mpirun.standardOutput = FileHandle.nullDevice
+        try mpirun.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        mpirun.waitUntilExit()
+        #expect(mpirun.terminationStatus == 0, "mpirun (install openmpi-bin: scripts/setup does): \(stderr)")
+        #expect(stderr.contains("2 ranks of 2 streams"), "\(stderr)")
+        let a = try SafeTensors.read(path: "\(directory)/one/final.safetensors")
+        let b = try SafeTensors.read(path: "\(directory)/two/final.safetensors")
+        var worst: Float = 0
+        for name in a.names {
+            let x = try a[name]!.floatingPoint(Float.self, name: name, source: "one")
+            let y = try b[name]!.floatingPoint(Float.self, name: name, source: "two")
+            for (u, v) in zip(x.scalars, y.scalars) { worst = max(worst, abs(u - v)) }
+        }
+        #expect(worst <= 1e-5, "max |Δparameter| \(worst)")
+        // Rank 0 alone wrote the checkpoint and the metrics (3 steps, one line each).
+        let metrics = try String(contentsOfFile: "\(directory)/two/metrics.jsonl", encoding: .utf8)
+        #expect(metrics.split(separator: "\n").count == 3)
+    }
+
+    @Test("MPI launch environments: none, Open MPI's, another launcher's, a malformed one")
+    func launchEnvironment() throws {
+        #expect(try OpenMPI.fromEnvironment([:]) == nil)
+        #expect(throws: InputError.self) { _ = try OpenMPI.fromEnvironment(["PMI_SIZE": "2"]) }
+        #expect(throws: InputError.self) { _ = try OpenMPI.fromEnvironment(["OMPI_COMM_WORLD_SIZE": "two"]) }
+    }
+
     @Test("A window's rows and resets slice consistently")
     func slicing() throws {
         var batch = LMBatch(rows: 3, steps: 2, forwardChars: (0..<300).map(Int32.init), backwardChars: (300..<600).map(Int32.init),
