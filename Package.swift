@@ -37,11 +37,14 @@ let package = Package(
 
         // MARK: - Libraries
 
+        /// Elementwise float32 kernels (softmax rows, σ, tanh) in C, with an AVX2+FMA variant chosen at run time.
+        .target(name: "CKernels", path: "Sources/CKernels", exclude: ["kernels_body.h"]),
+
         /// Tensors, BLAS, kernels, RNG, parameters, generic layers, registry, safetensors, checkpoints.
         .target(
             name: "Framework",
             dependencies: [
-                "COpenBLAS",
+                "COpenBLAS", "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
@@ -93,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnitTests",
-            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport", "Interop"]
+            dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport", "Interop", "CKernels"]
         ),
     ]
 )

@@ -37,7 +37,7 @@ func report(_ name: String, shape: [(String, String)], tokens: Int, forwardSecon
             forwardFlops: Double, trainFlops: Double, options: TimingOptions) {
     let shapeText = shape.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
     print("\(name): \(shapeText)")
-    print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s)")
+    print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s), elementwise \(FastMath.variant)")
     print(String(format: "  forward           %8.2f ms  %9.0f tokens/s  %6.1f GFLOP/s", forwardSeconds * 1e3,
                  Double(tokens) / forwardSeconds, forwardFlops / forwardSeconds / 1e9))
     print(String(format: "  forward+backward  %8.2f ms  %9.0f tokens/s  %6.1f GFLOP/s", trainSeconds * 1e3,
@@ -46,6 +46,7 @@ func report(_ name: String, shape: [(String, String)], tokens: Int, forwardSecon
         let fields = shape.map { "\(JSONText.quote($0.0.replacingOccurrences(of: "-", with: "_"))): \(Int($0.1).map(String.init) ?? JSONText.quote($0.1))" }
         print("{\"benchmark\": \(JSONText.quote(name)), " + fields.joined(separator: ", ")
               + ", \"threads\": \(BLASRuntime.threads), \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), "
+              + "\"elementwise\": \(JSONText.quote(FastMath.variant)), "
               + "\"forward_tokens_per_s\": \(JSONText.number((Double(tokens) / forwardSeconds).rounded())), "
               + "\"train_tokens_per_s\": \(JSONText.number((Double(tokens) / trainSeconds).rounded())), "
               + "\"gflops\": \(JSONText.number((trainFlops / trainSeconds / 1e8).rounded() / 10))}")
@@ -321,12 +322,12 @@ struct EmbedBench: ParsableCommand {
         let seconds = medianSeconds(options.repeats) { _ = embedder.encode(lines) }
         let tokens = lines.reduce(0) { $0 + $1.count + 2 }
         print("embed: config \(config), \(sentences) sentences (\(tokens) tokens with <S> and </S>), batch \(batchSize)")
-        print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s)")
+        print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s), elementwise \(FastMath.variant)")
         print(String(format: "  encode  %8.1f ms  %9.0f sentences/s  %9.0f tokens/s", seconds * 1e3,
                      Double(sentences) / seconds, Double(tokens) / seconds))
         if options.json {
             print("{\"benchmark\": \"embed\", \"config\": \(JSONText.quote(config)), \"sentences\": \(sentences), \"batch_size\": \(batchSize), "
-                  + "\"threads\": \(BLASRuntime.threads), \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), "
+                  + "\"threads\": \(BLASRuntime.threads), \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), \"elementwise\": \(JSONText.quote(FastMath.variant)), "
                   + "\"forward_tokens_per_s\": \(JSONText.number((Double(tokens) / seconds).rounded())), "
                   + "\"sentences_per_s\": \(JSONText.number((Double(sentences) / seconds * 10).rounded() / 10))}")
         }

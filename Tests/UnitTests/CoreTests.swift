@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Framework
 import Testing
@@ -146,14 +147,31 @@ struct FastMathTests {
         return xs
     }()
 
-    @Test("exp, σ and tanh over a row (with a ragged tail)")
-    func matchesDouble() {
+    /// Each compiled variant that this CPU can run (the dispatcher uses the AVX2 one where it can).
+    struct Variant: CustomStringConvertible, Sendable {
+        let description: String
+        let sigmoid: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
+        let tanh: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+        let softmaxRow: @Sendable (UnsafeMutablePointer<Float>, Int) -> Float
+    }
+    static let variants: [Variant] = {
+        var list = [Variant(description: "baseline", sigmoid: { elmo_sigmoid_base($0, $1, $2, $3) },
+                            tanh: { elmo_tanh_base($0, $1, $2) }, softmaxRow: { elmo_softmax_row_base($0, $1) })]
+        if elmo_kernels_have_avx2() == 1 {
+            list.append(Variant(description: "avx2+fma", sigmoid: { elmo_sigmoid_avx2($0, $1, $2, $3) },
+                                tanh: { elmo_tanh_avx2($0, $1, $2) }, softmaxRow: { elmo_softmax_row_avx2($0, $1) }))
+        }
+        return list
+    }()
+
+    @Test("σ and tanh over a row (with a ragged tail)", arguments: variants)
+    func matchesDouble(variant: Variant) {
         let xs = Self.points
         var tanhOut = [Float](repeating: 0, count: xs.count), sigmoidOut = tanhOut, shifted = tanhOut
         xs.withUnsafeBufferPointer { x in
-            tanhOut.withUnsafeMutableBufferPointer { FastMath.tanh(x.baseAddress!, into: $0.baseAddress!, count: xs.count) }
-            sigmoidOut.withUnsafeMutableBufferPointer { FastMath.sigmoid(x.baseAddress!, into: $0.baseAddress!, count: xs.count) }
-            shifted.withUnsafeMutableBufferPointer { FastMath.sigmoid(x.baseAddress!, into: $0.baseAddress!, count: xs.count, shift: 1) }
+            tanhOut.withUnsafeMutableBufferPointer { variant.tanh(x.baseAddress!, $0.baseAddress!, xs.count) }
+            sigmoidOut.withUnsafeMutableBufferPointer { variant.sigmoid(x.baseAddress!, $0.baseAddress!, xs.count, 0) }
+            shifted.withUnsafeMutableBufferPointer { variant.sigmoid(x.baseAddress!, $0.baseAddress!, xs.count, 1) }
         }
         var worstTanh = 0.0, worstSigmoid = 0.0, worstSmallTanh = 0.0
         for (i, x) in xs.enumerated() {
@@ -172,5 +190,32 @@ struct FastMathTests {
         // Odd and exact at the origin, saturated at the ends.
         #expect(tanhOut[0] == 0 && tanhOut[xs.firstIndex(of: 100)!] == 1 && tanhOut[xs.firstIndex(of: -100)!] == -1)
         #expect(sigmoidOut[xs.firstIndex(of: 1000)!] == 1 && sigmoidOut[xs.firstIndex(of: -1000)!] < 1e-38)
+    }
+
+    @Test("Softmax rows and their log-sum-exp (lengths around the 8-lane width, −∞ logits)", arguments: variants)
+    func softmaxMatchesDouble(variant: Variant) {
+        var rng = SeededRandom(seed: 11)
+        for length in [1, 7, 8, 9, 31, 1000] {
+            var row = (0..<length).map { _ in Float(rng.unitDouble() * 60 - 30) }
+            if length > 8 { row[3] = -.infinity }   // a removed sampled-softmax candidate
+            let exact = row.map(Double.init)
+            let m = exact.max()!
+            let sum = exact.reduce(0.0) { $0 + Foundation.exp($1 - m) }
+            let logSumExp = row.withUnsafeMutableBufferPointer { variant.softmaxRow($0.baseAddress!, length) }
+            #expect(abs(Double(logSumExp) - (m + Foundation.log(sum))) <= 1e-6 * max(1, abs(m)), "length \(length): log-sum-exp")
+            var worst = 0.0
+            for (p, x) in zip(row, exact) {
+                let q = Foundation.exp(x - m) / sum
+                worst = max(worst, abs(Double(p) - q) / max(q, 1e-30) * min(q * 1e30, 1))   // relative where representable
+            }
+            // exp's 2e-7 plus the float32 sum's rounding, which grows with the row (≈ 125 additions per lane at 1000).
+            #expect(worst <= 5e-6, "length \(length): softmax relative error \(worst)")
+            #expect(length <= 8 || row[3] == 0)
+        }
+    }
+
+    @Test("The dispatcher names its variant")
+    func variantName() {
+        #expect(["avx2+fma", "baseline"].contains(FastMath.variant))
     }
 }

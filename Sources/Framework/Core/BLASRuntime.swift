@@ -64,6 +64,6 @@ public enum BLASRuntime {
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         let coreType = getenv(coreTypeVariable).map { String(cString: $0) }
         let source = coreType.map { "\(coreTypeVariable)=\($0)" } ?? "auto-detected"
-        return "\(config); kernel \(coreName) (\(source)); \(threads) thread\(threads == 1 ? "" : "s")"
+        return "\(config); kernel \(coreName) (\(source)); \(threads) thread\(threads == 1 ? "" : "s"); elementwise kernels \(FastMath.variant)"
     }
 }

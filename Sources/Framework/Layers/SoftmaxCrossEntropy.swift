@@ -80,13 +80,7 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
     public static func softmaxInPlace(_ row: UnsafeMutableBufferPointer<T>) -> T {
         if T.self == Float.self {
             // Float rows (training) take the vectorised exp; Double (gradient checks) the exact one.
-            return row.withMemoryRebound(to: Float.self) { floats -> T in
-                let maxValue = FastMath.maximum(UnsafeBufferPointer(floats))
-                let sum = FastMath.exponentiate(floats, subtracting: maxValue)
-                let inverse = 1 / sum
-                for i in floats.indices { floats[i] *= inverse }
-                return T(maxValue + Float.log(sum))
-            }
+            return row.withMemoryRebound(to: Float.self) { T(FastMath.softmaxRow($0)) }
         }
         var maxValue = -T.infinity
         for x in row where x > maxValue { maxValue = x }

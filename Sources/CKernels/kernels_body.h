@@ -1,0 +1,112 @@
+// The kernels' bodies, included once per variant with KERNEL_TARGET (a target attribute) and
+// KERNEL(name) (the variant's name suffix) defined. 8-lane Clang vectors: the AVX2 variant compiles them
+// to 256-bit registers and contracts a*b + c into FMA; the baseline to SSE pairs.
+#include <math.h>
+// The 8-lane helpers are static and always inlined: no call crosses an ABI boundary.
+#pragma clang diagnostic ignored "-Wpsabi"
+#include <string.h>
+
+typedef float f8 __attribute__((ext_vector_type(8)));
+typedef int i8 __attribute__((ext_vector_type(8)));
+
+#define INLINE static inline __attribute__((always_inline)) KERNEL_TARGET
+
+INLINE f8 load8(const float *p) { f8 v; memcpy(&v, p, sizeof v); return v; }
+INLINE void store8(float *p, f8 v) { memcpy(p, &v, sizeof v); }
+/// Lanes of `mask` (all ones or zero) take `a`, the others `b`.
+INLINE f8 select8(i8 mask, f8 a, f8 b) { return (f8)(((i8)a & mask) | ((i8)b & ~mask)); }
+INLINE float hsum(f8 v) { return ((v.s0 + v.s4) + (v.s1 + v.s5)) + ((v.s2 + v.s6) + (v.s3 + v.s7)); }
+INLINE float hmax(f8 v) {
+    float m = v.s0;
+    for (int k = 1; k < 8; k++) m = v[k] > m ? v[k] : m;
+    return m;
+}
+
+/// Cephes expf: x = n·ln 2 + r (ln 2 in two parts), a degree-6 polynomial in r, 2ⁿ through the exponent
+/// bits; n = round(x / ln 2) by adding 1.5·2²³. Relative error ≈ 2e-7; exactly 0 below the float range.
+INLINE f8 exp8(f8 input) {
+    f8 x = __builtin_elementwise_min(input, (f8)88.37626f);
+    x = __builtin_elementwise_max(x, (f8)-87.33654f);
+    const f8 magic = 12582912.0f;
+    f8 shifted = x * 1.44269504088896341f + magic;
+    f8 n = shifted - magic;
+    f8 r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    f8 p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    i8 exponent = (((i8)shifted - 0x4B400000) + 127) << 23;
+    f8 scaled = p * (f8)exponent;
+    return select8(input < -87.33654f, (f8)0.0f, scaled);
+}
+
+INLINE f8 sigmoid8(f8 x) { return 1.0f / (1.0f + exp8(-x)); }
+
+/// Cephes tanhf: an odd polynomial below |x| = 0.625 (where 1 − 2/(e²ˣ + 1) loses digits), that above.
+INLINE f8 tanh8(f8 x) {
+    f8 z = x * x;
+    f8 small = -5.70498872745e-3f;
+    small = small * z + 2.06390887954e-2f;
+    small = small * z - 5.37397155531e-2f;
+    small = small * z + 1.33314422036e-1f;
+    small = small * z - 3.33332819422e-1f;
+    small = small * z * x + x;
+    i8 negative = x < 0.0f;
+    f8 magnitude = select8(negative, -x, x);
+    f8 large = 1.0f - 2.0f / (exp8(magnitude + magnitude) + 1.0f);
+    large = select8(negative, -large, large);
+    return select8(magnitude >= 0.625f, large, small);
+}
+
+/// Loads the last n % 8 values (padded with `fill`), applies nothing: the callers compute and store.
+INLINE f8 load_tail(const float *p, long count, float fill) {
+    float lanes[8];
+    for (int k = 0; k < 8; k++) lanes[k] = k < count ? p[k] : fill;
+    return load8(lanes);
+}
+INLINE void store_tail(float *p, long count, f8 v) {
+    float lanes[8];
+    store8(lanes, v);
+    for (long k = 0; k < count; k++) p[k] = lanes[k];
+}
+
+KERNEL_TARGET float KERNEL(elmo_softmax_row)(float *row, long n) {
+    long i = 0, whole = n - n % 8;
+    f8 best = -INFINITY;
+    for (; i < whole; i += 8) best = __builtin_elementwise_max(best, load8(row + i));
+    float m = hmax(best);
+    for (; i < n; i++) m = row[i] > m ? row[i] : m;
+    f8 sums = 0.0f;
+    for (i = 0; i < whole; i += 8) {
+        f8 e = exp8(load8(row + i) - m);
+        store8(row + i, e);
+        sums += e;
+    }
+    if (whole < n) {
+        f8 e = exp8(load_tail(row + whole, n - whole, -INFINITY) - m);
+        store_tail(row + whole, n - whole, e);
+        sums += e;   // padded lanes are exp(−∞) = 0
+    }
+    float total = hsum(sums), inverse = 1.0f / total;
+    for (i = 0; i < whole; i += 8) store8(row + i, load8(row + i) * inverse);
+    for (; i < n; i++) row[i] *= inverse;
+    return m + logf(total);
+}
+
+KERNEL_TARGET void KERNEL(elmo_sigmoid)(const float *source, float *target, long n, float shift) {
+    long i = 0, whole = n - n % 8;
+    for (; i < whole; i += 8) store8(target + i, sigmoid8(load8(source + i) + shift));
+    if (whole < n) store_tail(target + whole, n - whole, sigmoid8(load_tail(source + whole, n - whole, 0.0f) + shift));
+}
+
+KERNEL_TARGET void KERNEL(elmo_tanh)(const float *source, float *target, long n) {
+    long i = 0, whole = n - n % 8;
+    for (; i < whole; i += 8) store8(target + i, tanh8(load8(source + i)));
+    if (whole < n) store_tail(target + whole, n - whole, tanh8(load_tail(source + whole, n - whole, 0.0f)));
+}
+
+#undef INLINE
