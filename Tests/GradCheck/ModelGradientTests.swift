@@ -128,6 +128,45 @@ struct ModelGradientTests {
         #expect(withReset.scalars != plain.scalars, "the reset changed nothing")
     }
 
+    /// Float runs the LSTM cells in C (8 lanes, AVX2 where present), Double the Swift loops the checks above
+    /// verify: on the same weights and inputs, with resets and both clips active, and a cell size that leaves
+    /// a ragged tail, they must agree to float precision.
+    @Test("LSTM in Float (C kernels) matches the grad-checked Double path", arguments: [nil, 5] as [Int?])
+    func floatMatchesDouble(projection: Int?) {
+        var rng = SeededRandom(seed: 81)
+        let steps = 6, b = 3, i = 5, c = 13
+        let reference = LSTMLayer<Double>(name: "lstm", inputSize: i, cellSize: c, projectionSize: projection,
+                                          cellClip: 1.2, projectionClip: 0.7, rng: &rng)
+        for p in reference.parameters { rng.fillUniform(&p.value, -0.9, 0.9) }
+        let fast = LSTMLayer<Float>(name: "lstm", inputSize: i, cellSize: c, projectionSize: projection,
+                                    cellClip: 1.2, projectionClip: 0.7, rng: &rng)
+        for (f, d) in zip(fast.parameters, reference.parameters) { f.value.scalars = d.value.scalars.map(Float.init) }
+        let h = reference.outputSize
+        let x = randomParameter("x", [steps * b, i], seed: 82).value
+        let c0 = randomParameter("c0", [b, c], seed: 83).value, h0 = randomParameter("h0", [b, h], seed: 84).value
+        let dy = randomParameter("dy", [steps * b, h], seed: 85).value
+        var resets = StateResets(steps: steps, rows: b)
+        resets.reset(step: 2, row: 1)
+        resets.reset(step: 4, row: 0)
+        func float(_ t: Tensor<Double>) -> Tensor<Float> { Tensor(shape: t.shape, scalars: t.scalars.map(Float.init)) }
+        let (y64, cache64, _) = reference.forward(x, steps: steps, initial: LSTMState(cell: c0, hidden: h0), resets: resets)
+        let dx64 = reference.backward(dy, cache: cache64)
+        let (y32, cache32, _) = fast.forward(float(x), steps: steps, initial: LSTMState(cell: float(c0), hidden: float(h0)), resets: resets)
+        let dx32 = fast.backward(float(dy), cache: cache32)
+        func worst(_ a: [Float], _ b: [Double]) -> Double {
+            zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+        }
+        #expect(worst(y32.scalars, y64.scalars) <= 2e-6, "outputs")
+        #expect(worst(dx32.scalars, dx64.scalars) <= 1e-5, "input gradient")
+        for (f, d) in zip(fast.parameters, reference.parameters) {
+            #expect(worst(f.grad.scalars, d.grad.scalars) <= 1e-5, "\(f.name) gradient")
+        }
+        // The clips were reached (otherwise this would not test them).
+        let clippedCells = (0..<steps).flatMap { t in (0..<b).flatMap { r in cache64.state(afterStep: t, row: r).cell } }
+        #expect(clippedCells.contains { abs($0) >= 1.2 })
+        #expect(y64.scalars.contains { abs($0) >= 0.7 })
+    }
+
     static func miniOptions(skip: Bool = true) -> BiLMOptions {
         BiLMOptions(cellSize: 4, projectionDim: 3, layerCount: 2, cellClip: 3, projectionClip: 3, skipConnections: skip,
                     charEmbeddingDim: 3, filters: [[1, 2], [2, 3]], highwayCount: 1, maxCharactersPerToken: 50,

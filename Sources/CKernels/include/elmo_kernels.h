@@ -16,6 +16,26 @@ void elmo_sigmoid(const float *source, float *target, long n, float shift);
 /// target[i] = tanh(source[i]); target may equal source.
 void elmo_tanh(const float *source, float *target, long n);
 
+/// x[r, j] += v[j] for rows × columns (row-major); x and v must not overlap.
+void elmo_add_row_vector(float *x, long rows, long columns, const float *v);
+/// sums[j] += Σ_r x[r, j]; x and sums must not overlap.
+void elmo_accumulate_column_sums(const float *x, long rows, long columns, float *sums);
+/// x[i] *= a.
+void elmo_scale(float *x, long n, float a);
+/// y[i] += x[i]; x and y must not overlap.
+void elmo_add(const float *x, float *y, long n);
+
+/// One LSTM step for `rows` rows (TF LSTMCell, gate blocks i, j, f, o of width c): gates [rows, 4c] hold the
+/// pre-activations and are replaced by σ(i), tanh(j), σ(f + 1), σ(o); cell_next = clip(σ(f+1)·keep·cell_prev +
+/// σ(i)·tanh(j)) to ±clip (+∞: none); m = σ(o)·tanh(cell_next). keep: per row (0 after a state reset) or NULL.
+void elmo_lstm_forward_cells(float *gates, const float *cell_prev, float *cell_next, float *m,
+                             long rows, long c, float clip, const float *keep);
+/// Its gradient: gates are the activations stored by the forward, dm = d(σ(o)·tanh(c)); dc holds the gradient
+/// arriving at cell_now from the next step and is replaced by the gradient to cell_prev; d_gates [rows, 4c] gets
+/// the gradient of the pre-activations.
+void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const float *cell_now, const float *dm,
+                              float *dc, float *d_gates, long rows, long c, float clip, const float *keep);
+
 /// "avx2+fma" or "baseline": the variant the dispatching functions above use on this CPU.
 /// `ELMO_KERNELS=baseline` in the environment forces the baseline (for comparisons).
 const char *elmo_kernels_variant(void);
@@ -29,6 +49,19 @@ int elmo_kernels_have_avx2(void);
 float elmo_softmax_row_avx2(float *row, long n);
 void elmo_sigmoid_avx2(const float *source, float *target, long n, float shift);
 void elmo_tanh_avx2(const float *source, float *target, long n);
+#define ELMO_VARIANT_DECLARATIONS(suffix) \
+    void elmo_add_row_vector_##suffix(float *x, long rows, long columns, const float *v); \
+    void elmo_accumulate_column_sums_##suffix(const float *x, long rows, long columns, float *sums); \
+    void elmo_scale_##suffix(float *x, long n, float a); \
+    void elmo_add_##suffix(const float *x, float *y, long n); \
+    void elmo_lstm_forward_cells_##suffix(float *gates, const float *cell_prev, float *cell_next, float *m, \
+                                          long rows, long c, float clip, const float *keep); \
+    void elmo_lstm_backward_cells_##suffix(const float *gates, const float *cell_prev, const float *cell_now, \
+                                           const float *dm, float *dc, float *d_gates, long rows, long c, \
+                                           float clip, const float *keep);
+ELMO_VARIANT_DECLARATIONS(base)
+ELMO_VARIANT_DECLARATIONS(avx2)
+#undef ELMO_VARIANT_DECLARATIONS
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,17 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
     }
 
+    /// Runs `body` with each row's factor on its previous cell — 0 for `resetRows` (a state reset before
+    /// this step), 1 elsewhere — or with nil when no row resets.
+    private static func withKeepFactors(_ resetRows: [Int], scratch: inout [T], _ body: (UnsafePointer<T>?) -> Void) {
+        guard !resetRows.isEmpty else { return body(nil) }
+        scratch.withUnsafeMutableBufferPointer { k in
+            k.update(repeating: 1)
+            for r in resetRows { k[r] = 0 }
+            body(UnsafePointer(k.baseAddress!))
+        }
+    }
+
     /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step. `resets` zeroes the
     /// state entering chosen steps of chosen rows (a sentence that starts afresh inside the window).
     @_specialize(exported: true, where T == Float)
@@ -90,7 +101,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         hiddens.scalars.replaceSubrange(0..<(b * h), with: initial.hidden.scalars)
         var unprojected = Tensor<T>(shape: projection == nil ? [0, c] : [steps * b, c])
         let projectionClip = self.projectionClip
-        let highest = cellClip ?? T.infinity, lowest = -highest
+        let cellClip = self.cellClip
+        var keepScratch = [T](repeating: 1, count: b)
         unprojected.withUnsafeMutableBufferPointer { up in
         kernel.value.withUnsafeBufferPointer { w in
             gates.withUnsafeMutableBufferPointer { gp in
@@ -117,21 +129,10 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                             let m: UnsafeMutablePointer<T> = projection == nil
                                 ? hp.baseAddress! + (t + 1) * b * h
                                 : up.baseAddress! + t * b * c
-                            for r in 0..<b {
-                                // Gate blocks in place: σ(i), tanh(j), σ(f + 1), σ(o), each one vector pass.
-                                let row = gt + r * g
-                                Kernels.sigmoid(row, into: row, count: c)
-                                Kernels.tanh(row + c, into: row + c, count: c)
-                                Kernels.sigmoid(row + 2 * c, into: row + 2 * c, count: c, shift: 1)
-                                Kernels.sigmoid(row + 3 * c, into: row + 3 * c, count: c)
-                                let keep: T = resetRows.contains(r) ? 0 : 1
-                                let cellBefore = cPrev + r * c, next = cNext + r * c, out = m + r * c
-                                for k in 0..<c {
-                                    let cell = row[2 * c + k] * keep * cellBefore[k] + row[k] * row[c + k]
-                                    next[k] = min(max(cell, lowest), highest)
-                                }
-                                Kernels.tanh(next, into: out, count: c)
-                                for k in 0..<c { out[k] *= row[3 * c + k] }
+                            // Gates in place (σ(i), tanh(j), σ(f + 1), σ(o)), the cells and σ(o)·tanh(c), one pass.
+                            Self.withKeepFactors(resetRows, scratch: &keepScratch) { keep in
+                                Kernels.lstmForwardCells(gates: gt, cellPrev: cPrev, cellNext: cNext, m: m, rows: b,
+                                                         cellSize: c, clip: cellClip, keep: keep)
                             }
                             if let projection {
                                 let hNext = hp.baseAddress! + (t + 1) * b * h
@@ -164,13 +165,14 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         precondition(dOutput.shape == [steps * b, h], "LSTM dOutput \(dOutput.shape)")
         var dGates = Tensor<T>(shape: [steps * b, g])
         var dHidden = dOutput                      // becomes d(pre-clip h) per step
-        // Per-step scratch, allocated once: d(σ(o)·tanh(c)), the gradients flowing to the previous step,
-        // tanh of the step's cells. Raw pointers, so the inner loops carry no exclusivity or bounds checks.
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: 3 * b * c + b * h)
-        scratch.initialize(repeating: 0, count: 3 * b * c + b * h)
+        // Per-step scratch, allocated once: d(σ(o)·tanh(c)) and the gradients flowing to the previous step.
+        // Raw pointers, so the inner loops carry no exclusivity or bounds checks.
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: 2 * b * c + b * h)
+        scratch.initialize(repeating: 0, count: 2 * b * c + b * h)
         defer { scratch.deallocate() }
-        let dUnprojected = scratch, dcNext = scratch + b * c, tanhCells = scratch + 2 * b * c, dhNext = scratch + 3 * b * c
+        let dUnprojected = scratch, dcNext = scratch + b * c, dhNext = scratch + 2 * b * c
         let cellClip = self.cellClip, projectionClip = self.projectionClip
+        var keepScratch = [T](repeating: 1, count: b)
         kernel.value.withUnsafeBufferPointer { w in
             dGates.withUnsafeMutableBufferPointer { dg in
                 dHidden.withUnsafeMutableBufferPointer { dh in
@@ -196,22 +198,11 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                     let gt = gp.baseAddress! + t * b * g, dgt = dg.baseAddress! + t * b * g
                                     let cPrev = cp.baseAddress! + t * b * c, cNow = cp.baseAddress! + (t + 1) * b * c
                                     let resetRows = cache.resets?.rows(atStep: t) ?? []
-                                    Kernels.tanh(cNow, into: tanhCells, count: b * c)
-                                    for r in 0..<b {
-                                        let row = gt + r * g, drow = dgt + r * g
-                                        // A reset row's previous state is the constant zero: no gradient flows into it.
-                                        let keep: T = resetRows.contains(r) ? 0 : 1
-                                        for k in 0..<c {
-                                            let ig = row[k], jg = row[c + k], fg = row[2 * c + k], og = row[3 * c + k]
-                                            let cell = cNow[r * c + k], tc = tanhCells[r * c + k], dm = dUnprojected[r * c + k]
-                                            var dc = dcNext[r * c + k] + dm * og * (1 - tc * tc)
-                                            if let clip = cellClip, abs(cell) >= clip { dc = 0 }
-                                            drow[k] = dc * jg * ig * (1 - ig)
-                                            drow[c + k] = dc * ig * (1 - jg * jg)
-                                            drow[2 * c + k] = dc * keep * cPrev[r * c + k] * fg * (1 - fg)
-                                            drow[3 * c + k] = dm * tc * og * (1 - og)
-                                            dcNext[r * c + k] = dc * fg * keep
-                                        }
+                                    // A reset row's previous state is the constant zero: no gradient flows into it.
+                                    Self.withKeepFactors(resetRows, scratch: &keepScratch) { keep in
+                                        Kernels.lstmBackwardCells(gates: gt, cellPrev: cPrev, cellNow: cNow, dm: dUnprojected,
+                                                                  dc: dcNext, dGates: dgt, rows: b, cellSize: c,
+                                                                  clip: cellClip, keep: keep)
                                     }
                                     BLAS.gemm(.none, .transposed, m: b, n: h, k: g, alpha: 1, a: dgt, lda: g,
                                               b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dhNext, ldc: h)
