@@ -3,7 +3,9 @@
 #include <string.h>
 
 #if !defined(__x86_64__)
-float elmo_softmax_row_avx2(float *row, long n) { return elmo_softmax_row_base(row, n); }
+float elmo_exponentiate_row_avx2(float *row, const float *bias, long n, float *maximum) {
+    return elmo_exponentiate_row_base(row, bias, n, maximum);
+}
 void elmo_sigmoid_avx2(const float *s, float *t, long n, float shift) { elmo_sigmoid_base(s, t, n, shift); }
 void elmo_tanh_avx2(const float *s, float *t, long n) { elmo_tanh_base(s, t, n); }
 void elmo_add_row_vector_avx2(float *x, long rows, long columns, const float *v) { elmo_add_row_vector_base(x, rows, columns, v); }
@@ -42,8 +44,8 @@ static int use_avx2(void) {
 
 const char *elmo_kernels_variant(void) { return use_avx2() ? "avx2+fma" : "baseline"; }
 
-float elmo_softmax_row(float *row, long n) {
-    return use_avx2() ? elmo_softmax_row_avx2(row, n) : elmo_softmax_row_base(row, n);
+float elmo_exponentiate_row(float *row, const float *bias, long n, float *maximum) {
+    return use_avx2() ? elmo_exponentiate_row_avx2(row, bias, n, maximum) : elmo_exponentiate_row_base(row, bias, n, maximum);
 }
 
 void elmo_sigmoid(const float *source, float *target, long n, float shift) {

@@ -74,12 +74,22 @@ INLINE void store_tail(float *p, long count, f8 v) {
     for (long k = 0; k < count; k++) p[k] = lanes[k];
 }
 
-KERNEL_TARGET float KERNEL(elmo_softmax_row)(float *row, long n) {
+KERNEL_TARGET float KERNEL(elmo_exponentiate_row)(float *row, const float *bias, long n, float *maximum) {
     long i = 0, whole = n - n % 8;
     f8 best = -INFINITY;
-    for (; i < whole; i += 8) best = __builtin_elementwise_max(best, load8(row + i));
+    if (bias) {
+        // The bias add rides on the pass that finds the maximum.
+        for (; i < whole; i += 8) {
+            f8 z = load8(row + i) + load8(bias + i);
+            store8(row + i, z);
+            best = __builtin_elementwise_max(best, z);
+        }
+        for (; i < n; i++) row[i] += bias[i];
+    } else {
+        for (; i < whole; i += 8) best = __builtin_elementwise_max(best, load8(row + i));
+    }
     float m = hmax(best);
-    for (; i < n; i++) m = row[i] > m ? row[i] : m;
+    for (i = whole; i < n; i++) m = row[i] > m ? row[i] : m;
     f8 sums = 0.0f;
     for (i = 0; i < whole; i += 8) {
         f8 e = exp8(load8(row + i) - m);
@@ -91,10 +101,8 @@ KERNEL_TARGET float KERNEL(elmo_softmax_row)(float *row, long n) {
         store_tail(row + whole, n - whole, e);
         sums += e;   // padded lanes are exp(−∞) = 0
     }
-    float total = hsum(sums), inverse = 1.0f / total;
-    for (i = 0; i < whole; i += 8) store8(row + i, load8(row + i) * inverse);
-    for (; i < n; i++) row[i] *= inverse;
-    return m + logf(total);
+    *maximum = m;
+    return hsum(sums);
 }
 
 KERNEL_TARGET void KERNEL(elmo_sigmoid)(const float *source, float *target, long n, float shift) {

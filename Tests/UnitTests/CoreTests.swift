@@ -152,14 +152,14 @@ struct FastMathTests {
         let description: String
         let sigmoid: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
         let tanh: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
-        let softmaxRow: @Sendable (UnsafeMutablePointer<Float>, Int) -> Float
+        let exponentiate: @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>?, Int, UnsafeMutablePointer<Float>) -> Float
     }
     static let variants: [Variant] = {
         var list = [Variant(description: "baseline", sigmoid: { elmo_sigmoid_base($0, $1, $2, $3) },
-                            tanh: { elmo_tanh_base($0, $1, $2) }, softmaxRow: { elmo_softmax_row_base($0, $1) })]
+                            tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) })]
         if elmo_kernels_have_avx2() == 1 {
             list.append(Variant(description: "avx2+fma", sigmoid: { elmo_sigmoid_avx2($0, $1, $2, $3) },
-                                tanh: { elmo_tanh_avx2($0, $1, $2) }, softmaxRow: { elmo_softmax_row_avx2($0, $1) }))
+                                tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) }))
         }
         return list
     }()
@@ -192,25 +192,33 @@ struct FastMathTests {
         #expect(sigmoidOut[xs.firstIndex(of: 1000)!] == 1 && sigmoidOut[xs.firstIndex(of: -1000)!] < 1e-38)
     }
 
-    @Test("Softmax rows and their log-sum-exp (lengths around the 8-lane width, −∞ logits)", arguments: variants)
+    @Test("Softmax rows (with and without a row bias) and their log-sum-exp, lengths around 8 lanes, −∞ logits",
+          arguments: variants)
     func softmaxMatchesDouble(variant: Variant) {
         var rng = SeededRandom(seed: 11)
         for length in [1, 7, 8, 9, 31, 1000] {
-            var row = (0..<length).map { _ in Float(rng.unitDouble() * 60 - 30) }
-            if length > 8 { row[3] = -.infinity }   // a removed sampled-softmax candidate
-            let exact = row.map(Double.init)
-            let m = exact.max()!
-            let sum = exact.reduce(0.0) { $0 + Foundation.exp($1 - m) }
-            let logSumExp = row.withUnsafeMutableBufferPointer { variant.softmaxRow($0.baseAddress!, length) }
-            #expect(abs(Double(logSumExp) - (m + Foundation.log(sum))) <= 1e-6 * max(1, abs(m)), "length \(length): log-sum-exp")
-            var worst = 0.0
-            for (p, x) in zip(row, exact) {
-                let q = Foundation.exp(x - m) / sum
-                worst = max(worst, abs(Double(p) - q) / max(q, 1e-30) * min(q * 1e30, 1))   // relative where representable
+            for withBias in [false, true] {
+                var row = (0..<length).map { _ in Float(rng.unitDouble() * 60 - 30) }
+                let bias = (0..<length).map { _ in Float(rng.unitDouble() * 4 - 2) }
+                if length > 8 { row[3] = -.infinity }   // a removed sampled-softmax candidate
+                let exact = zip(row, bias).map { Double($0) + (withBias ? Double($1) : 0) }
+                let m = exact.max()!
+                let sum = exact.reduce(0.0) { $0 + Foundation.exp($1 - m) }
+                var maximum: Float = 0
+                let total = row.withUnsafeMutableBufferPointer { r in
+                    bias.withUnsafeBufferPointer { b in variant.exponentiate(r.baseAddress!, withBias ? b.baseAddress! : nil, length, &maximum) }
+                }
+                let logSumExp = Double(maximum) + Foundation.log(Double(total))
+                #expect(abs(logSumExp - (m + Foundation.log(sum))) <= 1e-6 * max(1, abs(m)), "length \(length): log-sum-exp")
+                var worst = 0.0
+                for (e, x) in zip(row, exact) {
+                    let p = Double(e) / Double(total), q = Foundation.exp(x - m) / sum
+                    worst = max(worst, abs(p - q) / max(q, 1e-30) * min(q * 1e30, 1))   // relative where representable
+                }
+                // exp's 2e-7 plus the float32 sum's rounding, which grows with the row (≈ 125 additions per lane at 1000).
+                #expect(worst <= 5e-6, "length \(length), bias \(withBias): softmax relative error \(worst)")
+                #expect(length <= 8 || row[3] == 0)
             }
-            // exp's 2e-7 plus the float32 sum's rounding, which grows with the row (≈ 125 additions per lane at 1000).
-            #expect(worst <= 5e-6, "length \(length): softmax relative error \(worst)")
-            #expect(length <= 8 || row[3] == 0)
         }
     }
 

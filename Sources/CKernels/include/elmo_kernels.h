@@ -9,8 +9,9 @@
 extern "C" {
 #endif
 
-/// Replaces row[0..<n] by its softmax and returns its log-sum-exp (n ≥ 1).
-float elmo_softmax_row(float *row, long n);
+/// z = row + bias (bias may be NULL); row ← exp(z − max z); returns Σ exp(z − max z) and stores max z in
+/// *maximum (n ≥ 1). The softmax is row / sum, its log-sum-exp max + log(sum).
+float elmo_exponentiate_row(float *row, const float *bias, long n, float *maximum);
 /// target[i] = 1 / (1 + exp(-(source[i] + shift))); target may equal source.
 void elmo_sigmoid(const float *source, float *target, long n, float shift);
 /// target[i] = tanh(source[i]); target may equal source.
@@ -41,12 +42,12 @@ void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const 
 const char *elmo_kernels_variant(void);
 
 /// Each variant directly, for tests that check both against double precision.
-float elmo_softmax_row_base(float *row, long n);
+float elmo_exponentiate_row_base(float *row, const float *bias, long n, float *maximum);
 void elmo_sigmoid_base(const float *source, float *target, long n, float shift);
 void elmo_tanh_base(const float *source, float *target, long n);
 /// 1 when this build and CPU have the AVX2 variant (then the *_avx2 functions may be called).
 int elmo_kernels_have_avx2(void);
-float elmo_softmax_row_avx2(float *row, long n);
+float elmo_exponentiate_row_avx2(float *row, const float *bias, long n, float *maximum);
 void elmo_sigmoid_avx2(const float *source, float *target, long n, float shift);
 void elmo_tanh_avx2(const float *source, float *target, long n);
 #define ELMO_VARIANT_DECLARATIONS(suffix) \

@@ -8,11 +8,14 @@ public enum FastMath {
     /// "avx2+fma" or "baseline" (`ELMO_KERNELS=baseline` forces the latter).
     public static var variant: String { String(cString: elmo_kernels_variant()) }
 
-    /// Replaces `row` by its softmax; returns its log-sum-exp.
+    /// `row ← exp(row + bias − m)` with m = max(row + bias); returns (Σ row, m). The softmax is row / Σ and the
+    /// log-sum-exp m + log Σ: normalising is left to the caller, which can fold it into a later pass.
     @inlinable
-    public static func softmaxRow(_ row: UnsafeMutableBufferPointer<Float>) -> Float {
+    public static func exponentiate(_ row: UnsafeMutableBufferPointer<Float>, adding bias: UnsafePointer<Float>?) -> (sum: Float, maximum: Float) {
         precondition(!row.isEmpty)
-        return elmo_softmax_row(row.baseAddress!, row.count)
+        var maximum: Float = 0
+        let sum = elmo_exponentiate_row(row.baseAddress!, bias, row.count, &maximum)
+        return (sum, maximum)
     }
 
     /// `target[i] = σ(source[i] + shift)`; `target` may be `source`.

@@ -3,13 +3,15 @@ import RealModule
 /// Softmax cross-entropy over rows of logits, averaged over the rows the mask keeps.
 ///
 /// `loss = (1/K) Σ_{n: mask[n]} (logsumexp(z_n) − z_n[target_n])`, K = number of kept rows.
-/// Stable: every row is shifted by its maximum before exponentiation. Forward turns the logits
-/// buffer it consumes into probabilities in place; backward turns those into dlogits in place, so
-/// a [N, V] problem uses one N×V buffer end to end.
+/// Stable: every row is shifted by its maximum before exponentiation. Forward turns the logits buffer
+/// it consumes into exp(z − max z) in place and keeps each row's 1/Σ; backward normalises and subtracts
+/// the one-hot in one pass over the same buffer, so a [N, V] problem makes two passes over one N×V buffer
+/// besides the GEMMs (normalising in forward would be a third, which evaluation never needs).
 public enum SoftmaxCrossEntropy<T: Scalar> {
-    /// What backward needs: the probabilities (the logits buffer, reused), targets and mask.
+    /// What backward needs: exp(z − max z) per row (the logits buffer, reused), 1/Σ per row, targets, mask.
     public struct Cache {
-        public var probabilities: Tensor<T>
+        public var exponentials: Tensor<T>
+        public var inverseSums: [T]
         public var targets: [Int32]
         public var mask: [Bool]?
         public var keptRows: Int
@@ -23,44 +25,49 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
         public var keptRows: Int
     }
 
-    /// logits [N, V] (consumed), targets [N] in 0..<V, mask [N] (nil = all rows).
+    /// logits [N, V] (consumed), targets [N] in 0..<V, mask [N] (nil = all rows); `rowBias` [V], when given,
+    /// is added to every row first (fused into the pass that finds each row's maximum).
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public static func forward(
-        logits: consuming Tensor<T>, targets: [Int32], mask: [Bool]? = nil
+        logits: consuming Tensor<T>, targets: [Int32], mask: [Bool]? = nil, rowBias: UnsafeBufferPointer<T>? = nil
     ) -> (output: Output, cache: Cache) {
-        var probabilities = logits
-        let n = probabilities.rows, v = probabilities.columns
+        var exponentials = logits
+        let n = exponentials.rows, v = exponentials.columns
         precondition(targets.count == n, "targets \(targets.count) for \(n) rows")
         if let mask { precondition(mask.count == n, "mask \(mask.count) for \(n) rows") }
+        if let rowBias { precondition(rowBias.count == v, "bias \(rowBias.count) for \(v) columns") }
         var total = 0.0
         var kept = 0
-        probabilities.withUnsafeMutableBufferPointer { p in
+        var inverseSums = [T](repeating: 0, count: n)
+        exponentials.withUnsafeMutableBufferPointer { p in
             for r in 0..<n {
                 let row = UnsafeMutableBufferPointer(rebasing: p[(r * v)..<((r + 1) * v)])
                 let isKept = mask?[r] ?? true
                 let t = Int(targets[r])
                 if isKept { precondition(t >= 0 && t < v, "target \(t) outside 0..<\(v)") }
-                let targetLogit = isKept ? row[t] : 0   // read before the row becomes probabilities
-                let logSumExp = softmaxInPlace(row)
+                // Read before the row is exponentiated.
+                let targetLogit = isKept ? row[t] + (rowBias?[t] ?? 0) : 0
+                let (sum, maximum) = exponentiate(row, adding: rowBias)
+                inverseSums[r] = 1 / sum
                 guard isKept else { continue }
-                total += Double(logSumExp) - Double(targetLogit)
+                total += Double(maximum) + Double(T.log(sum)) - Double(targetLogit)
                 kept += 1
             }
         }
         let loss = kept > 0 ? T(total / Double(kept)) : 0
         return (Output(loss: loss, totalNLL: total, keptRows: kept),
-                Cache(probabilities: probabilities, targets: targets, mask: mask, keptRows: kept))
+                Cache(exponentials: exponentials, inverseSums: inverseSums, targets: targets, mask: mask, keptRows: kept))
     }
 
-    /// dlogits = dLoss·(p − onehot(target))/K on kept rows, 0 elsewhere; reuses the cache's buffer.
+    /// dlogits = dLoss·(softmax − onehot(target))/K on kept rows, 0 elsewhere; reuses the cache's buffer.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public static func backward(cache: consuming Cache, dLoss: T = 1) -> Tensor<T> {
-        var grad = cache.probabilities
+        var grad = cache.exponentials
         let n = grad.rows, v = grad.columns
         let scale = cache.keptRows > 0 ? dLoss / T(cache.keptRows) : 0
-        let mask = cache.mask, targets = cache.targets
+        let mask = cache.mask, targets = cache.targets, inverseSums = cache.inverseSums
         grad.withUnsafeMutableBufferPointer { g in
             for r in 0..<n {
                 let row = UnsafeMutableBufferPointer(rebasing: g[(r * v)..<((r + 1) * v)])
@@ -68,30 +75,31 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
                     row.update(repeating: 0)
                     continue
                 }
-                row[Int(targets[r])] -= 1
-                Kernels.scale(row, by: scale)
+                Kernels.scale(row, by: inverseSums[r] * scale)
+                row[Int(targets[r])] -= scale
             }
         }
         return grad
     }
 
-    /// Replaces a row of logits by its softmax and returns the row's logsumexp.
+    /// `row ← exp(row + bias − m)`, m the row's maximum after the bias; returns (Σ, m).
     @inlinable
-    public static func softmaxInPlace(_ row: UnsafeMutableBufferPointer<T>) -> T {
+    static func exponentiate(_ row: UnsafeMutableBufferPointer<T>, adding bias: UnsafeBufferPointer<T>?) -> (sum: T, maximum: T) {
         if T.self == Float.self {
             // Float rows (training) take the vectorised exp; Double (gradient checks) the exact one.
-            return row.withMemoryRebound(to: Float.self) { T(FastMath.softmaxRow($0)) }
+            let floatBias = bias.map { UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: Float.self) }
+            let (sum, maximum) = row.withMemoryRebound(to: Float.self) { FastMath.exponentiate($0, adding: floatBias) }
+            return (T(sum), T(maximum))
         }
-        var maxValue = -T.infinity
-        for x in row where x > maxValue { maxValue = x }
+        if let bias { for i in row.indices { row[i] += bias[i] } }
+        var maximum = -T.infinity
+        for x in row where x > maximum { maximum = x }
         var sum: T = 0
         for i in row.indices {
-            let e = T.exp(row[i] - maxValue)
+            let e = T.exp(row[i] - maximum)
             row[i] = e
             sum += e
         }
-        let inverse = 1 / sum
-        for i in row.indices { row[i] *= inverse }
-        return maxValue + T.log(sum)
+        return (sum, maximum)
     }
 }

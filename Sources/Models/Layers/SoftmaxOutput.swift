@@ -48,8 +48,9 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
             logits = Tensor<T>(uninitializedShape: [n, v])
         }
         BLAS.matmul(h, weight.value, into: &logits, transposeB: .transposed)
-        bias.value.withUnsafeBufferPointer { b in logits.withUnsafeMutableBufferPointer { Kernels.addRowVector(b, to: $0, columns: v) } }
-        let (out, cache) = SoftmaxCrossEntropy.forward(logits: logits, targets: targets, mask: mask)
+        let (out, cache) = bias.value.withUnsafeBufferPointer { b in
+            SoftmaxCrossEntropy.forward(logits: logits, targets: targets, mask: mask, rowBias: b)
+        }
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows), .full(input: h, softmax: cache))
     }
 
