@@ -71,9 +71,8 @@ public enum Kernels {
                                                    cellNext: UnsafeMutablePointer<T>, m: UnsafeMutablePointer<T>,
                                                    rows: Int, cellSize c: Int, clip: T?, keep: UnsafePointer<T>?) {
         if T.self == Float.self {
-            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-            elmo_lstm_forward_cells(f(gates), f(cellPrev), f(cellNext), f(m), rows, c, (clip as! Float?) ?? .infinity, keep.map(f))
+            elmo_lstm_forward_cells(float(gates), float(cellPrev), float(cellNext), float(m), rows, c, (clip as! Float?) ?? .infinity,
+                                    keep.map { float($0) })
             return
         }
         let highest = clip ?? T.infinity, lowest = -highest
@@ -99,10 +98,8 @@ public enum Kernels {
                                                     dm: UnsafePointer<T>, dc: UnsafeMutablePointer<T>, dGates: UnsafeMutablePointer<T>,
                                                     rows: Int, cellSize c: Int, clip: T?, keep: UnsafePointer<T>?) {
         if T.self == Float.self {
-            func f(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-            elmo_lstm_backward_cells(f(gates), f(cellPrev), f(cellNow), f(dm), f(dc), f(dGates), rows, c,
-                                     (clip as! Float?) ?? .infinity, keep.map(f))
+            elmo_lstm_backward_cells(float(gates), float(cellPrev), float(cellNow), float(dm), float(dc), float(dGates), rows, c,
+                                     (clip as! Float?) ?? .infinity, keep.map { float($0) })
             return
         }
         for r in 0..<rows {
@@ -180,7 +177,7 @@ public enum Kernels {
         for i in x.indices { x[i] *= a }
     }
 
-    /// `y ← y + x` elementwise (same count).
+    /// `y ← y + x` elementwise (same count; x and y must not overlap).
     @inlinable
     public static func add<T: Scalar>(_ x: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) {
         precondition(x.count == y.count)
@@ -191,11 +188,19 @@ public enum Kernels {
         for i in y.indices { y[i] += x[i] }
     }
 
+    /// A pointer's memory as Float (callers check `T.self == Float.self` first).
+    @inlinable @inline(__always)
+    static func float<T: Scalar>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+    @inlinable @inline(__always)
+    static func float<T: Scalar>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
     /// Float views of a mutable and a read-only buffer (nil for Double, or an empty buffer), for the C kernels.
     @inlinable @inline(__always)
     static func floats<T: Scalar>(_ target: UnsafeMutableBufferPointer<T>, _ source: UnsafeBufferPointer<T>)
         -> (UnsafeMutablePointer<Float>, UnsafePointer<Float>)? {
         guard T.self == Float.self, let t = target.baseAddress, let s = source.baseAddress else { return nil }
-        return (UnsafeMutableRawPointer(t).assumingMemoryBound(to: Float.self), UnsafeRawPointer(s).assumingMemoryBound(to: Float.self))
+        return (float(t), float(UnsafePointer(s)))
     }
 }
