@@ -6,6 +6,11 @@
 /// Opens `path` read-only, or returns a negative id. HDF5's own error printing is turned off:
 /// callers report one line themselves.
 static inline hid_t elmo_h5_open_readonly(const char *path) {
+    // The thread-safe build keeps an error stack per calling thread; after reads from many threads (a
+    // parallel test run) its exit-time shutdown gave up with "HDF5: infinite loop closing library".
+    // Every file is closed by then and the process is ending: skip that shutdown. Effective only
+    // before the library's first call, which this is; later calls fail harmlessly.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 }

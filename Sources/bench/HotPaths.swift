@@ -34,7 +34,7 @@ func medianSeconds(_ repeats: Int, _ body: () -> Void) -> Double {
 
 /// Prints the standard report: tokens/s and GFLOP/s forward and forward+backward, the kernel, and JSON.
 func report(_ name: String, shape: [(String, String)], tokens: Int, forwardSeconds: Double, trainSeconds: Double,
-            forwardFlops: Double, trainFlops: Double, options: TimingOptions) {
+            forwardFlops: Double, trainFlops: Double, options: TimingOptions, ceiling: (gflops: Double, fraction: Double)? = nil) {
     let shapeText = shape.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
     print("\(name): \(shapeText)")
     print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s), elementwise \(FastMath.variant)")
@@ -42,6 +42,10 @@ func report(_ name: String, shape: [(String, String)], tokens: Int, forwardSecon
                  Double(tokens) / forwardSeconds, forwardFlops / forwardSeconds / 1e9))
     print(String(format: "  forward+backward  %8.2f ms  %9.0f tokens/s  %6.1f GFLOP/s", trainSeconds * 1e3,
                  Double(tokens) / trainSeconds, trainFlops / trainSeconds / 1e9))
+    if let ceiling {
+        print(String(format: "  its GEMMs alone through OpenBLAS (bench gemm): %.1f GFLOP/s; forward+backward reaches %.0f %%",
+                     ceiling.gflops, ceiling.fraction * 100))
+    }
     if options.json {
         let fields = shape.map { "\(JSONText.quote($0.0.replacingOccurrences(of: "-", with: "_"))): \(Int($0.1).map(String.init) ?? JSONText.quote($0.1))" }
         print("{\"benchmark\": \(JSONText.quote(name)), " + fields.joined(separator: ", ")
@@ -49,7 +53,9 @@ func report(_ name: String, shape: [(String, String)], tokens: Int, forwardSecon
               + "\"elementwise\": \(JSONText.quote(FastMath.variant)), "
               + "\"forward_tokens_per_s\": \(JSONText.number((Double(tokens) / forwardSeconds).rounded())), "
               + "\"train_tokens_per_s\": \(JSONText.number((Double(tokens) / trainSeconds).rounded())), "
-              + "\"gflops\": \(JSONText.number((trainFlops / trainSeconds / 1e8).rounded() / 10))}")
+              + "\"gflops\": \(JSONText.number((trainFlops / trainSeconds / 1e8).rounded() / 10))"
+              + (ceiling.map { ", \"gemm_ceiling_gflops\": \(JSONText.number(($0.gflops * 10).rounded() / 10)), "
+                  + "\"fraction_of_gemm_ceiling\": \(JSONText.number(($0.fraction * 1000).rounded() / 1000))" } ?? "") + "}")
     }
 }
 
@@ -58,6 +64,56 @@ func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor<Floa
     var t = Tensor<Float>(shape: shape)
     rng.fillUniform(&t, -scale, scale)
     return t
+}
+
+/// One GEMM of a workload: its shape, operand layouts and how many times one window runs it.
+struct GemmShape {
+    let name: String
+    let m: Int, n: Int, k: Int
+    var transA: Transpose = .none
+    var transB: Transpose = .none
+    var count = 1
+    var flops: Double { 2 * Double(m) * Double(n) * Double(k) * Double(count) }
+}
+
+/// Every GEMM of one LSTM-with-projection window, forward and backward, as ``LSTMLayer`` runs them.
+func lstmGemms(batch b: Int, steps t: Int, input i: Int, cell c: Int, projection p: Int) -> [GemmShape] {
+    let g = 4 * c, h = p > 0 ? p : c, rows = t * b
+    var list = [GemmShape(name: "fwd input projection (T·B × I × 4C)", m: rows, n: g, k: i),
+                GemmShape(name: "fwd recurrent step (B × H × 4C)", m: b, n: g, k: h, count: t)]
+    if p > 0 { list.append(GemmShape(name: "fwd projection step (B × C × P)", m: b, n: p, k: c, count: t)) }
+    if p > 0 { list.append(GemmShape(name: "bwd d(unprojected) step (B × P × C)", m: b, n: c, k: p, transB: .transposed, count: t)) }
+    list += [GemmShape(name: "bwd d(h) step (B × 4C × H)", m: b, n: h, k: g, transB: .transposed, count: t),
+             GemmShape(name: "bwd d(input kernel) (I × T·B × 4C)", m: i, n: g, k: rows, transA: .transposed),
+             GemmShape(name: "bwd d(recurrent kernel) (H × T·B × 4C)", m: h, n: g, k: rows, transA: .transposed)]
+    if p > 0 { list.append(GemmShape(name: "bwd d(projection) (C × T·B × P)", m: c, n: p, k: rows, transA: .transposed)) }
+    list.append(GemmShape(name: "bwd d(input) (T·B × 4C × I)", m: rows, n: i, k: g, transB: .transposed))
+    return list
+}
+
+/// Median seconds of one OpenBLAS call at `shape` (operands random, as stored for its layouts).
+func gemmSeconds(_ shape: GemmShape, repeats: Int) -> Double {
+    let a = randomTensor(shape.transA == .none ? [shape.m, shape.k] : [shape.k, shape.m], seed: 1)
+    let b = randomTensor(shape.transB == .none ? [shape.k, shape.n] : [shape.n, shape.k], seed: 2)
+    var c = Tensor<Float>(shape: [shape.m, shape.n])
+    return medianSeconds(repeats) { BLAS.matmul(a, b, into: &c, transposeA: shape.transA, transposeB: shape.transB) }
+}
+
+/// The window's GEMMs alone through OpenBLAS: (seconds, GFLOP/s) — the ceiling the layer is measured against.
+func gemmCeiling(_ shapes: [GemmShape], repeats: Int, verbose: Bool) -> (seconds: Double, gflops: Double) {
+    var seconds = 0.0, flops = 0.0
+    for shape in shapes {
+        let one = gemmSeconds(shape, repeats: repeats)
+        seconds += one * Double(shape.count)
+        flops += shape.flops
+        if verbose {
+            print("  " + shape.name.padding(toLength: 40, withPad: " ", startingAt: 0)
+                  + String(format: " m %5d n %6d k %5d %@ ×%-3d %7.1f GFLOP/s", shape.m, shape.n, shape.k,
+                           "\(shape.transA == .none ? "n" : "t")\(shape.transB == .none ? "n" : "t")", shape.count,
+                           2 * Double(shape.m) * Double(shape.n) * Double(shape.k) / one / 1e9))
+        }
+    }
+    return (seconds, flops / seconds / 1e9)
 }
 
 struct LSTMBench: ParsableCommand {
@@ -84,9 +140,12 @@ struct LSTMBench: ParsableCommand {
         }
         let tokens = Double(unrollSteps * batchSize), h = Double(layer.outputSize)
         let flops = 2 * tokens * (Double(inputDim) + h) * 4 * Double(hidden) + (proj > 0 ? 2 * tokens * Double(hidden) * Double(proj) : 0)
+        let ceiling = gemmCeiling(lstmGemms(batch: batchSize, steps: unrollSteps, input: inputDim, cell: hidden, projection: proj),
+                                  repeats: options.repeats, verbose: false)
         report("lstm", shape: [("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"), ("input-dim", "\(inputDim)"),
                                ("hidden", "\(hidden)"), ("proj", "\(proj)")],
-               tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options)
+               tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options,
+               ceiling: (ceiling.gflops, 3 * flops / train / 1e9 / ceiling.gflops))
     }
 }
 
@@ -148,12 +207,19 @@ struct SoftmaxBench: ParsableCommand {
         let layer = SoftmaxOutput<Float>(vocabularySize: vocab, inputSize: dim, rowSparse: sampled != nil, rng: &rng)
         let h = randomTensor([tokens, dim], seed: 2)
         let targets = (0..<tokens).map { _ in Int32(rng.integer(below: vocab)) }
-        func loss() -> (SoftmaxOutput<Float>.Loss, SoftmaxOutput<Float>.Cache) {
-            if let sampled {
+        // The candidates are drawn once, outside the timed loss (as the PyTorch script's randperm); the draw
+        // is timed on its own line, since training pays it once per batch.
+        var sample: CandidateSample?
+        if let sampled {
+            let drawSeconds = medianSeconds(options.repeats) {
                 var sampleRNG = SeededRandom(seed: 3)
-                return layer.sampledLoss(h, targets: targets, mask: nil,
-                                         sample: CandidateSample.draw(count: sampled, vocabularySize: vocab, rng: &sampleRNG))
+                sample = CandidateSample.draw(count: sampled, vocabularySize: vocab, rng: &sampleRNG)
             }
+            print(String(format: "candidate draw (%d of %d, log-uniform, unique): %.2f ms, %d tries", sampled, vocab,
+                         drawSeconds * 1e3, sample!.tries))
+        }
+        func loss() -> (SoftmaxOutput<Float>.Loss, SoftmaxOutput<Float>.Cache) {
+            if let sample { return layer.sampledLoss(h, targets: targets, mask: nil, sample: sample) }
             return layer.fullLoss(h, targets: targets, mask: nil)
         }
         let forward = medianSeconds(options.repeats) { _ = loss() }
@@ -230,7 +296,16 @@ struct GemmBench: ParsableCommand {
                   + String(format: " m %5d n %6d k %5d  %7.1f GFLOP/s", m, n, k, gflops))
             results.append("{\"shape\": \(JSONText.quote(name)), \"m\": \(m), \"n\": \(n), \"k\": \(k), \"gflops\": \(JSONText.number((gflops * 10).rounded() / 10))}")
         }
-        if options.json { print("{\"benchmark\": \"gemm\", \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), \"threads\": \(BLASRuntime.threads), \"results\": [\(results.joined(separator: ", "))]}") }
+        print("one lstm window (forward + backward), every GEMM (layouts nn/nt/tn, × calls per window):")
+        let ceiling = gemmCeiling(lstmGemms(batch: batchSize, steps: unrollSteps, input: inputDim, cell: hidden, projection: proj),
+                                  repeats: options.repeats, verbose: true)
+        print(String(format: "  all of them: %.2f ms, %.1f GFLOP/s (the ceiling bench lstm compares itself with)",
+                     ceiling.seconds * 1e3, ceiling.gflops))
+        if options.json {
+            print("{\"benchmark\": \"gemm\", \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), \"threads\": \(BLASRuntime.threads), "
+                  + "\"results\": [\(results.joined(separator: ", "))], "
+                  + "\"lstm_window_gflops\": \(JSONText.number((ceiling.gflops * 10).rounded() / 10))}")
+        }
     }
 }
 

@@ -16,19 +16,34 @@ public enum Parallel {
         }
         BLASRuntime.setThreads(1)
         defer { BLASRuntime.setThreads(threads) }
-        withoutActuallyEscaping(first) { first in
-            withoutActuallyEscaping(second) { second in
-                let work = IndependentWork(first: first, second: second)
-                DispatchQueue.concurrentPerform(iterations: 2) { index in
-                    if index == 0 { work.first() } else { work.second() }
-                }
-            }
+        onTwoCores { index in if index == 0 { first() } else { second() } }
+    }
+
+    /// True when the caller may occupy two cores: OpenBLAS is allowed two or more threads (inside
+    /// ``both(_:_:)`` each side is held to one).
+    public static var mayUseTwoCores: Bool { BLASRuntime.threads >= 2 }
+
+    /// `body(0)` and `body(1)`, on two cores when ``mayUseTwoCores``, else in turn: the two halves of one
+    /// product that write disjoint memory. OpenBLAS's thread count is left alone (the halves do not call it).
+    public static func halves(_ body: (Int) -> Void) {
+        guard mayUseTwoCores else {
+            body(0)
+            body(1)
+            return
+        }
+        onTwoCores(body)
+    }
+
+    private static func onTwoCores(_ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let work = IndependentWork(body: body)
+            DispatchQueue.concurrentPerform(iterations: 2) { index in work.body(index) }
         }
     }
 }
 
-/// The caller of ``Parallel/both(_:_:)`` promises the two closures touch disjoint mutable state.
+/// The callers of ``Parallel/both(_:_:)`` and ``Parallel/halves(_:)`` promise that the two calls touch
+/// disjoint mutable state.
 private struct IndependentWork: @unchecked Sendable {
-    let first: () -> Void
-    let second: () -> Void
+    let body: (Int) -> Void
 }

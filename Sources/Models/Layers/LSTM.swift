@@ -18,7 +18,8 @@ public struct LSTMState<T: Scalar>: Sendable {
 /// h' = (σ(o)·tanh(c'))·projection (clipped), or without projection h' = σ(o)·tanh(c').
 ///
 /// Sequences are time-major: row t·B + b is step t of stream b. The input projections of all T steps
-/// are one GEMM before the recurrence; the weight gradients are one GEMM each after it.
+/// are one GEMM before the recurrence; the weight gradients are one GEMM each after it. The per-step
+/// products reuse their weights packed once per window (``PackedOperand``).
 public final class LSTMLayer<T: Scalar>: HasParameters {
     public let kernel: Parameter<T>          // [I + H, 4C]
     public let bias: Parameter<T>            // [4C]
@@ -73,6 +74,25 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
     }
 
+    /// Runs `body` with the two right operands of every step, packed once for the window: the recurrent
+    /// weights (rows I..< of `kernel`, [H, 4C]) and the projection ([C, P]), or with `transposed` their
+    /// transposes (the backward products d(gates)·Wᵀ and d(h)·Pᵀ). The projection operand is nil without one.
+    private func withStepOperands(_ kernelBase: UnsafePointer<T>, transposed: Bool,
+                                  _ body: (PackedOperand<T>, PackedOperand<T>?) -> Void) {
+        let i = inputSize, h = outputSize, c = cellSize, g = 4 * c
+        let recurrentWeights = kernelBase + i * g
+        Kernels.withPackedOperand(recurrentWeights, ldb: g, transposed: transposed, k: transposed ? g : h,
+                                  n: transposed ? h : g) { recurrent in
+            guard let projection else { return body(recurrent, nil) }
+            projection.value.withUnsafeBufferPointer { pp in
+                Kernels.withPackedOperand(pp.baseAddress!, ldb: h, transposed: transposed, k: transposed ? h : c,
+                                          n: transposed ? c : h) { projected in
+                    body(recurrent, projected)
+                }
+            }
+        }
+    }
+
     /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step. `resets` zeroes the
     /// state entering chosen steps of chosen rows (a sentence that starts afresh inside the window).
     @_specialize(exported: true, where T == Float)
@@ -84,44 +104,45 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         precondition(resets.map { $0.steps == steps && $0.rows == b } ?? true, "LSTM resets shape")
         // The recurrent GEMM of a step with resets reads the previous outputs with those rows zeroed.
         var resetHidden = [T](repeating: 0, count: resets == nil ? 0 : b * h)
-        var gates = Tensor<T>(shape: [steps * b, g])
-        // All steps' input projections at once, with the bias.
-        x.withUnsafeBufferPointer { xp in
-            kernel.value.withUnsafeBufferPointer { w in
-                gates.withUnsafeMutableBufferPointer { gp in
+        // Every row starts as the bias; then all steps' input projections in one GEMM on top.
+        var gates = Tensor<T>(uninitializedShape: [steps * b, g])
+        gates.withUnsafeMutableBufferPointer { gp in
+            bias.value.withUnsafeBufferPointer { bp in
+                for r in 0..<(steps * b) { (gp.baseAddress! + r * g).update(from: bp.baseAddress!, count: g) }
+            }
+            x.withUnsafeBufferPointer { xp in
+                kernel.value.withUnsafeBufferPointer { w in
                     BLAS.gemm(.none, .none, m: steps * b, n: g, k: i, alpha: 1, a: xp.baseAddress!, lda: i,
-                              b: w.baseAddress!, ldb: g, beta: 0, c: gp.baseAddress!, ldc: g)
+                              b: w.baseAddress!, ldb: g, beta: 1, c: gp.baseAddress!, ldc: g)
                 }
             }
         }
-        bias.value.withUnsafeBufferPointer { bp in gates.withUnsafeMutableBufferPointer { Kernels.addRowVector(bp, to: $0, columns: g) } }
-        var cells = Tensor<T>(shape: [(steps + 1) * b, c])
-        var hiddens = Tensor<T>(shape: [(steps + 1) * b, h])
+        // Block 0 is the initial state; the steps write the rest.
+        var cells = Tensor<T>(uninitializedShape: [(steps + 1) * b, c])
+        var hiddens = Tensor<T>(uninitializedShape: [(steps + 1) * b, h])
         cells.scalars.replaceSubrange(0..<(b * c), with: initial.cell.scalars)
         hiddens.scalars.replaceSubrange(0..<(b * h), with: initial.hidden.scalars)
-        var unprojected = Tensor<T>(shape: projection == nil ? [0, c] : [steps * b, c])
+        var unprojected = Tensor<T>(uninitializedShape: projection == nil ? [0, c] : [steps * b, c])
         let projectionClip = self.projectionClip
         let cellClip = self.cellClip
         var keepScratch = [T](repeating: 1, count: b)
         unprojected.withUnsafeMutableBufferPointer { up in
         kernel.value.withUnsafeBufferPointer { w in
+        withStepOperands(w.baseAddress!, transposed: false) { recurrent, projected in
             gates.withUnsafeMutableBufferPointer { gp in
                 cells.withUnsafeMutableBufferPointer { cp in
                     hiddens.withUnsafeMutableBufferPointer { hp in
-                        let recurrent = w.baseAddress! + i * g
                         for t in 0..<steps {
                             let gt = gp.baseAddress! + t * b * g
                             let resetRows = resets?.rows(atStep: t) ?? []
                             let previous = UnsafePointer(hp.baseAddress! + t * b * h)
                             if resetRows.isEmpty {
-                                BLAS.gemm(.none, .none, m: b, n: g, k: h, alpha: 1, a: previous, lda: h,
-                                          b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
+                                recurrent.multiply(rows: b, previous, lda: h, into: gt, ldc: g, accumulate: true)
                             } else {
                                 resetHidden.withUnsafeMutableBufferPointer { scratch in
                                     scratch.baseAddress!.update(from: previous, count: b * h)
                                     for r in resetRows { (scratch.baseAddress! + r * h).update(repeating: 0, count: h) }
-                                    BLAS.gemm(.none, .none, m: b, n: g, k: h, alpha: 1, a: scratch.baseAddress!, lda: h,
-                                              b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
+                                    recurrent.multiply(rows: b, scratch.baseAddress!, lda: h, into: gt, ldc: g, accumulate: true)
                                 }
                             }
                             let cPrev = cp.baseAddress! + t * b * c, cNext = cp.baseAddress! + (t + 1) * b * c
@@ -134,12 +155,9 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                 Kernels.lstmForwardCells(gates: gt, cellPrev: cPrev, cellNext: cNext, m: m, rows: b,
                                                          cellSize: c, clip: cellClip, keep: keep)
                             }
-                            if let projection {
+                            if let projected {
                                 let hNext = hp.baseAddress! + (t + 1) * b * h
-                                projection.value.withUnsafeBufferPointer { pp in
-                                    BLAS.gemm(.none, .none, m: b, n: h, k: c, alpha: 1, a: m, lda: c,
-                                              b: pp.baseAddress!, ldb: h, beta: 0, c: hNext, ldc: h)
-                                }
+                                projected.multiply(rows: b, m, lda: c, into: hNext, ldc: h, accumulate: false)
                                 if let clip = projectionClip {
                                     for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
                                 }
@@ -148,6 +166,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                     }
                 }
             }
+        }
         }
         }
         let output = Tensor(shape: [steps * b, h], scalars: Array(hiddens.scalars[(b * h)...]))
@@ -163,7 +182,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     public func backward(_ dOutput: Tensor<T>, cache: Cache) -> Tensor<T> {
         let steps = cache.steps, b = cache.batch, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
         precondition(dOutput.shape == [steps * b, h], "LSTM dOutput \(dOutput.shape)")
-        var dGates = Tensor<T>(shape: [steps * b, g])
+        var dGates = Tensor<T>(uninitializedShape: [steps * b, g])   // every step writes its rows
         var dHidden = dOutput                      // becomes d(pre-clip h) per step
         // Per-step scratch, allocated once: d(σ(o)·tanh(c)) and the gradients flowing to the previous step.
         // Raw pointers, so the inner loops carry no exclusivity or bounds checks.
@@ -174,6 +193,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         let cellClip = self.cellClip, projectionClip = self.projectionClip
         var keepScratch = [T](repeating: 1, count: b)
         kernel.value.withUnsafeBufferPointer { w in
+        withStepOperands(w.baseAddress!, transposed: true) { recurrentT, projectedT in
             dGates.withUnsafeMutableBufferPointer { dg in
                 dHidden.withUnsafeMutableBufferPointer { dh in
                     cache.gates.withUnsafeBufferPointer { gp in
@@ -187,11 +207,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                         if let clip = projectionClip, abs(hNext[k]) >= clip { d = 0 }
                                         dht[k] = d
                                     }
-                                    if let projection {
-                                        projection.value.withUnsafeBufferPointer { pp in
-                                            BLAS.gemm(.none, .transposed, m: b, n: c, k: h, alpha: 1, a: dht, lda: h,
-                                                      b: pp.baseAddress!, ldb: h, beta: 0, c: dUnprojected, ldc: c)
-                                        }
+                                    if let projectedT {
+                                        projectedT.multiply(rows: b, dht, lda: h, into: dUnprojected, ldc: c, accumulate: false)
                                     } else {
                                         for k in 0..<(b * c) { dUnprojected[k] = dht[k] }
                                     }
@@ -204,8 +221,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                                                   dc: dcNext, dGates: dgt, rows: b, cellSize: c,
                                                                   clip: cellClip, keep: keep)
                                     }
-                                    BLAS.gemm(.none, .transposed, m: b, n: h, k: g, alpha: 1, a: dgt, lda: g,
-                                              b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dhNext, ldc: h)
+                                    recurrentT.multiply(rows: b, dgt, lda: g, into: dhNext, ldc: h, accumulate: false)
                                     for r in resetRows { (dhNext + r * h).update(repeating: 0, count: h) }
                                 }
                             }
@@ -213,6 +229,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                     }
                 }
             }
+        }
         }
         // Weight gradients over all steps at once.
         if kernel.isTrainable {
@@ -246,7 +263,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         if let projection, projection.isTrainable, let unprojected = cache.unprojected {
             BLAS.matmul(unprojected, dHidden, into: &projection.grad, transposeA: .transposed, beta: 1)
         }
-        var dInput = Tensor<T>(shape: [steps * b, i])
+        var dInput = Tensor<T>(uninitializedShape: [steps * b, i])
         dGates.withUnsafeBufferPointer { dg in
             kernel.value.withUnsafeBufferPointer { w in
                 dInput.withUnsafeMutableBufferPointer { dx in

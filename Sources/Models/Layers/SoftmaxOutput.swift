@@ -61,16 +61,17 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     public func sampledLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?, sample: CandidateSample) -> (Loss, Cache) {
         let n = h.rows, p = inputSize, s = sample.candidates.count, v = vocabularySize
         var logits = Tensor<T>(uninitializedShape: [n, 1 + s])
-        // What every row adds to candidate j: its bias minus log Q(j); and where each id sits among the
-        // candidates (−1: not drawn), to remove accidental hits without a search.
-        var correction = [T](repeating: 0, count: s)
+        // What every row adds to candidate j (column 1 + j): its bias minus log Q(j), added by the softmax in
+        // its max pass; column 0, each row's true class, has its own in its value. And where each id sits
+        // among the candidates (−1: not drawn), to remove accidental hits without a search.
+        var correction = [T](repeating: 0, count: 1 + s)
         var position = [Int32](repeating: -1, count: v)
         var gathered: [T] = []
         h.withUnsafeBufferPointer { hp in
             weight.value.withUnsafeBufferPointer { w in
                 bias.value.withUnsafeBufferPointer { bp in
                     for (j, id) in sample.candidates.enumerated() {
-                        correction[j] = bp[Int(id)] - T(sample.logExpectedCount[j])
+                        correction[1 + j] = bp[Int(id)] - T(sample.logExpectedCount[j])
                         position[Int(id)] = Int32(j)
                     }
                     // Candidate logits: gather the candidate rows, one GEMM.
@@ -80,26 +81,24 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                             BLAS.gemm(.none, .transposed, m: n, n: s, k: p, alpha: 1, a: hp.baseAddress!, lda: p,
                                       b: gp.baseAddress!, ldb: p, beta: 0, c: lp.baseAddress! + 1, ldc: 1 + s)
                         }
-                        correction.withUnsafeBufferPointer { cp in
-                            let add = cp.baseAddress!
-                            for r in 0..<n {
-                                let row = lp.baseAddress! + r * (1 + s)
-                                let target = Int(targets[r])
-                                var dot: T = 0
-                                let hr = hp.baseAddress! + r * p, wt = w.baseAddress! + target * p
-                                for k in 0..<p { dot += hr[k] * wt[k] }
-                                row[0] = dot + bp[target] - T(sample.logExpectedCount(of: Int32(target)))
-                                let candidates = row + 1
-                                for j in 0..<s { candidates[j] += add[j] }
-                                let hit = Int(position[target])
-                                if hit >= 0 { candidates[hit] = -T.infinity }
-                            }
+                        for r in 0..<n {
+                            let row = lp.baseAddress! + r * (1 + s)
+                            let target = Int(targets[r])
+                            var dot: T = 0
+                            let hr = hp.baseAddress! + r * p, wt = w.baseAddress! + target * p
+                            for k in 0..<p { dot += hr[k] * wt[k] }
+                            row[0] = dot + bp[target] - T(sample.logExpectedCount(of: Int32(target)))
+                            // An accidental hit of the true class among the candidates is removed (−∞ + bias = −∞).
+                            let hit = Int(position[target])
+                            if hit >= 0 { row[1 + hit] = -T.infinity }
                         }
                     }
                 }
             }
         }
-        let (out, cache) = SoftmaxCrossEntropy.forward(logits: logits, targets: [Int32](repeating: 0, count: n), mask: mask)
+        let (out, cache) = correction.withUnsafeBufferPointer { rowBias in
+            SoftmaxCrossEntropy.forward(logits: logits, targets: [Int32](repeating: 0, count: n), mask: mask, rowBias: rowBias)
+        }
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),
                 .sampled(input: h, targets: targets, candidates: sample.candidates, gathered: gathered, softmax: cache))
     }
