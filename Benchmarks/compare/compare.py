@@ -1,6 +1,6 @@
 """Runs `bench` (ours) and the PyTorch scripts alternately on the same workloads and threads, and prints ratios.
 
-Usage: python3 Benchmarks/compare/compare.py [--threads 1 2] [--rounds 2] [--only lstm softmax]
+Usage: python3 Benchmarks/compare/compare.py [--threads 1 2] [--rounds 2] [--only lstm softmax] [--repeats N]
 Build first: swift build -c release --product bench. Nothing else should run meanwhile.
 """
 import argparse
@@ -37,7 +37,10 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", nargs="+", default=list(WORKLOADS))
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed repetitions on both sides (default: each tool's own; embed is slow, try 1)")
     args = parser.parse_args()
+    repeats = [] if args.repeats is None else ["--repeats", str(args.repeats)]
     print(f"{'workload':18} {'threads':>7} {'ours fwd+bwd':>14} {'torch fwd+bwd':>14} {'ratio':>6} {'ours fwd':>10} {'torch fwd':>10} {'ratio':>6}")
     for name in args.only:
         extra = WORKLOADS[name]
@@ -45,8 +48,8 @@ def main():
         for threads in args.threads:
             ours, theirs = [], []
             for _ in range(args.rounds):   # alternate so that drifting machine speed hits both
-                ours.append(run([BENCH, kind, "--threads", str(threads), "--json"] + extra))
-                env_cmd = [sys.executable, os.path.join(HERE, "torch_hot_paths.py"), kind, "--threads", str(threads)] + extra
+                ours.append(run([BENCH, kind, "--threads", str(threads), "--json"] + extra + repeats))
+                env_cmd = [sys.executable, os.path.join(HERE, "torch_hot_paths.py"), kind, "--threads", str(threads)] + extra + repeats
                 theirs.append(run(env_cmd))
             # Inference-only workloads (embed) have no training figure.
             o_train = max(r.get("train_tokens_per_s", float("nan")) for r in ours)

@@ -38,31 +38,42 @@ public struct PackedOperand<T: Scalar> {
         }
         let af = Kernels.float(a), cf = Kernels.float(c), k = self.k, n = self.n
         let panels = (n + 15) / 16
-        // Below 32 panels (512 columns) a second core costs more in hand-over than it saves.
+        // Narrow products (under 512 columns) stay on one core: the hand-over would be a large share of them.
         guard panels >= 32, Parallel.mayUseTwoCores else {
             elmo_gemm_packed(m, n, k, af, lda, packed, accumulate ? 1 : 0, cf, ldc)
             return
         }
-        let firstColumns = (panels + 1) / 2 * 16
-        let parts = PackedHalves(a: af, packed: packed, c: cf)
-        Parallel.halves { half in
-            let start = half == 0 ? 0 : firstColumns
-            let count = half == 0 ? firstColumns : n - firstColumns
-            elmo_gemm_packed(m, count, k, parts.a, lda, parts.packed + start * k, accumulate ? 1 : 0, parts.c + start, ldc)
+        var halves = PackedHalves(m: m, n: n, k: k, firstColumns: (panels + 1) / 2 * 16, a: af, lda: lda, packed: packed,
+                                  c: cf, ldc: ldc, accumulate: accumulate ? 1 : 0)
+        withUnsafeMutablePointer(to: &halves) { pointer in
+            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
+                raw.assumingMemoryBound(to: PackedHalves.self).pointee.run(half: half)
+            }
         }
     }
 }
 
-/// The raw pointers of one product, handed to the two halves (which write disjoint columns of `c`).
+/// One product split at a panel boundary into two column ranges (which write disjoint columns of `c`).
 @usableFromInline
-struct PackedHalves: @unchecked Sendable {
-    @usableFromInline let a: UnsafePointer<Float>
-    @usableFromInline let packed: UnsafeMutablePointer<Float>
-    @usableFromInline let c: UnsafeMutablePointer<Float>
-    @usableFromInline init(a: UnsafePointer<Float>, packed: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>) {
-        self.a = a
-        self.packed = packed
-        self.c = c
+struct PackedHalves {
+    let m: Int, n: Int, k: Int, firstColumns: Int
+    let a: UnsafePointer<Float>, lda: Int
+    let packed: UnsafeMutablePointer<Float>
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let accumulate: Int32
+
+    @usableFromInline
+    init(m: Int, n: Int, k: Int, firstColumns: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafeMutablePointer<Float>,
+         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Int32) {
+        (self.m, self.n, self.k, self.firstColumns, self.a, self.lda) = (m, n, k, firstColumns, a, lda)
+        (self.packed, self.c, self.ldc, self.accumulate) = (packed, c, ldc, accumulate)
+    }
+
+    @usableFromInline
+    func run(half: Int) {
+        let start = half == 0 ? 0 : firstColumns
+        let count = half == 0 ? firstColumns : n - firstColumns
+        elmo_gemm_packed(m, count, k, a, lda, packed + start * k, accumulate, c + start, ldc)
     }
 }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Two independent pieces of work (the forward and the backward LM's LSTM stacks) on two cores.
 ///
@@ -16,34 +17,77 @@ public enum Parallel {
         }
         BLASRuntime.setThreads(1)
         defer { BLASRuntime.setThreads(threads) }
-        onTwoCores { index in if index == 0 { first() } else { second() } }
+        withoutActuallyEscaping(first) { first in
+            withoutActuallyEscaping(second) { second in
+                var pair = (first, second)
+                withUnsafeMutablePointer(to: &pair) { pointer in
+                    HelperThread.shared.run(UnsafeMutableRawPointer(pointer)) { raw, index in
+                        let pair = raw.assumingMemoryBound(to: ((() -> Void), (() -> Void)).self).pointee
+                        if index == 0 { pair.0() } else { pair.1() }
+                    }
+                }
+            }
+        }
     }
 
     /// True when the caller may occupy two cores: OpenBLAS is allowed two or more threads (inside
     /// ``both(_:_:)`` each side is held to one).
     public static var mayUseTwoCores: Bool { BLASRuntime.threads >= 2 }
 
-    /// `body(0)` and `body(1)`, on two cores when ``mayUseTwoCores``, else in turn: the two halves of one
-    /// product that write disjoint memory. OpenBLAS's thread count is left alone (the halves do not call it).
-    public static func halves(_ body: (Int) -> Void) {
+    /// One half of a split piece of work: `(context, 0)` and `(context, 1)` must touch disjoint memory.
+    public typealias Half = @convention(c) (UnsafeMutableRawPointer, Int) -> Void
+
+    /// `work(context, 0)` and `work(context, 1)`, on two cores when ``mayUseTwoCores``, else in turn: the
+    /// two halves of one product. A C function and a context rather than a closure, because handing a
+    /// closure to another thread allocates, and an LSTM window splits dozens of products.
+    public static func halves(_ context: UnsafeMutableRawPointer, _ work: Half) {
         guard mayUseTwoCores else {
-            body(0)
-            body(1)
+            work(context, 0)
+            work(context, 1)
             return
         }
-        onTwoCores(body)
-    }
-
-    private static func onTwoCores(_ body: (Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            let work = IndependentWork(body: body)
-            DispatchQueue.concurrentPerform(iterations: 2) { index in work.body(index) }
-        }
+        HelperThread.shared.run(context, work)
     }
 }
 
-/// The callers of ``Parallel/both(_:_:)`` and ``Parallel/halves(_:)`` promise that the two calls touch
-/// disjoint mutable state.
-private struct IndependentWork: @unchecked Sendable {
-    let body: (Int) -> Void
+/// One long-lived second thread for ``Parallel``: a hand-over is two semaphore operations and no
+/// allocation (DispatchQueue.concurrentPerform allocated on each call).
+private final class HelperThread: @unchecked Sendable {
+    static let shared = HelperThread()
+    private let start = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private let busy = NSLock()
+    /// Set only while a caller holds `busy` and waits on `done`.
+    private var work: Parallel.Half?
+    private var context: UnsafeMutableRawPointer?
+
+    private init() {
+        let thread = Thread { [unowned self] in
+            while true {
+                start.wait()
+                work!(context!, 1)
+                done.signal()
+            }
+        }
+        thread.name = "elmo-helper"
+        thread.start()
+    }
+
+    /// Half 0 here and half 1 on the helper; both here when the helper is busy (another caller's
+    /// hand-over, or a nested one).
+    func run(_ context: UnsafeMutableRawPointer, _ work: Parallel.Half) {
+        guard busy.try() else {
+            work(context, 0)
+            work(context, 1)
+            return
+        }
+        defer { busy.unlock() }
+        self.work = work
+        self.context = context
+        start.signal()
+        work(context, 0)
+        done.wait()
+        self.work = nil
+        self.context = nil
+    }
 }
