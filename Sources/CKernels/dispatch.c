@@ -21,10 +21,6 @@ void elmo_lstm_backward_cells_avx2(const float *g, const float *cp, const float 
                                    long rows, long c, float clip, const float *keep) {
     elmo_lstm_backward_cells_base(g, cp, cn, dm, dc, dg, rows, c, clip, keep);
 }
-void elmo_gemm_packed_avx2(long m, long n, long k, const float *a, long lda, const float *packed, int accumulate,
-                           float *c, long ldc) {
-    elmo_gemm_packed_base(m, n, k, a, lda, packed, accumulate, c, ldc);
-}
 #endif
 
 int elmo_kernels_have_avx2(void) {
@@ -87,24 +83,4 @@ void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const 
                               float *dc, float *d_gates, long rows, long c, float clip, const float *keep) {
     if (use_avx2()) elmo_lstm_backward_cells_avx2(gates, cell_prev, cell_now, dm, dc, d_gates, rows, c, clip, keep);
     else elmo_lstm_backward_cells_base(gates, cell_prev, cell_now, dm, dc, d_gates, rows, c, clip, keep);
-}
-
-long elmo_packed_size(long k, long n) { return k * ((n + 15) / 16 * 16); }
-
-void elmo_pack(const float *b, long ldb, int transposed, long k, long n, float *packed) {
-    for (long q = 0; q < (n + 15) / 16; q++) {
-        float *panel = packed + q * 16 * k;
-        for (long p = 0; p < k; p++) {
-            for (long j = 0; j < 16; j++) {
-                long column = q * 16 + j;
-                panel[p * 16 + j] = column >= n ? 0 : transposed ? b[column * ldb + p] : b[p * ldb + column];
-            }
-        }
-    }
-}
-
-void elmo_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, int accumulate,
-                      float *c, long ldc) {
-    if (use_avx2()) elmo_gemm_packed_avx2(m, n, k, a, lda, packed, accumulate, c, ldc);
-    else elmo_gemm_packed_base(m, n, k, a, lda, packed, accumulate, c, ldc);
 }

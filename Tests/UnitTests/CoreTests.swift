@@ -32,6 +32,25 @@ struct BLASTests {
         checkAgainstNaive(Double.self, tolerance: 1e-13)
     }
 
+    /// The LSTM's per-step products cut into two column halves (here and on the helper thread) against one
+    /// OpenBLAS call: both layouts of B, a width that is not a multiple of 16, and one too narrow to split.
+    @Test func stepProductsSplitByColumnsEqualOneCall() {
+        var rng = SeededRandom(seed: 13)
+        for transB in [Transpose.none, .transposed] {
+            for (m, n, k) in [(5, 1030, 70), (3, 40, 9), (2, 20, 3)] {
+                let a = (0..<(m * k)).map { _ in Float(rng.unitDouble() * 2 - 1) }
+                let b = (0..<(k * n)).map { _ in Float(rng.unitDouble() * 2 - 1) }   // [k, n], or [n, k] stored transposed
+                let c0 = (0..<(m * n)).map { _ in Float(rng.unitDouble() * 2 - 1) }
+                let ldb = transB == .none ? n : k
+                var whole = c0, split = c0
+                BLAS.gemm(.none, transB, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb, beta: 0.5, c: &whole, ldc: n)
+                StepProducts.gemm(split: true, transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, beta: 0.5, c: &split, ldc: n)
+                let worst = zip(whole, split).map { abs($0 - $1) }.max()!
+                #expect(worst <= 1e-5, "\(m)×\(n)×\(k) \(transB): \(worst)")
+            }
+        }
+    }
+
     @Test func zeroInnerDimensionScalesByBeta() {
         var c = Tensor<Float>(shape: [2, 2], repeating: .nan)
         let a = Tensor<Float>(shape: [2, 0]), b = Tensor<Float>(shape: [0, 2])
@@ -153,17 +172,13 @@ struct FastMathTests {
         let sigmoid: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
         let tanh: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
         let exponentiate: @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>?, Int, UnsafeMutablePointer<Float>) -> Float
-        let packedProduct: @Sendable (Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int32,
-                                      UnsafeMutablePointer<Float>, Int) -> Void
     }
     static let variants: [Variant] = {
         var list = [Variant(description: "baseline", sigmoid: { elmo_sigmoid_base($0, $1, $2, $3) },
-                            tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) },
-                            packedProduct: { elmo_gemm_packed_base($0, $1, $2, $3, $4, $5, $6, $7, $8) })]
+                            tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) })]
         if elmo_kernels_have_avx2() == 1 {
             list.append(Variant(description: "avx2+fma", sigmoid: { elmo_sigmoid_avx2($0, $1, $2, $3) },
-                                tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) },
-                                packedProduct: { elmo_gemm_packed_avx2($0, $1, $2, $3, $4, $5, $6, $7, $8) }))
+                                tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) }))
         }
         return list
     }()
@@ -224,64 +239,6 @@ struct FastMathTests {
                 #expect(length <= 8 || row[3] == 0)
             }
         }
-    }
-
-    /// C = A·B (+ C) with B packed once, against a Double product: each variant, both layouts of B, tails of
-    /// the 4-row tiles, the 16-column panels and the 256-deep blocks.
-    @Test("Products with a packed right operand", arguments: variants)
-    func packedProductsMatchDouble(variant: Variant) {
-        var rng = SeededRandom(seed: 12)
-        for (m, n, k) in [(1, 1, 1), (3, 17, 5), (32, 128, 300), (7, 40, 513)] {
-            for transposed in [false, true] {
-                for accumulate in [false, true] {
-                    let a = (0..<(m * k)).map { _ in Float(rng.unitDouble() * 2 - 1) }
-                    let b = (0..<(k * n)).map { _ in Float(rng.unitDouble() * 2 - 1) }   // [k, n], or [n, k] transposed
-                    let c0 = (0..<(m * n)).map { _ in Float(rng.unitDouble() * 2 - 1) }
-                    var packed = [Float](repeating: .nan, count: elmo_packed_size(k, n))
-                    elmo_pack(b, transposed ? k : n, transposed ? 1 : 0, k, n, &packed)
-                    var c = c0
-                    variant.packedProduct(m, n, k, a, k, packed, accumulate ? 1 : 0, &c, n)
-                    var worst = 0.0
-                    for r in 0..<m {
-                        for j in 0..<n {
-                            var exact = accumulate ? Double(c0[r * n + j]) : 0
-                            for p in 0..<k { exact += Double(a[r * k + p]) * Double(transposed ? b[j * k + p] : b[p * n + j]) }
-                            worst = max(worst, abs(Double(c[r * n + j]) - exact))
-                        }
-                    }
-                    #expect(worst <= 1e-6 * Double(k).squareRoot() * 4, "\(m)×\(n)×\(k) transposed \(transposed) accumulate \(accumulate): \(worst)")
-                }
-            }
-        }
-    }
-
-    /// The operand the LSTM uses: wide enough to be split over two cores, which must give the single call's
-    /// bits (each element is summed in the same order); Double goes through BLAS.
-    @Test("Packed operand: split over two cores as one call, Double through BLAS")
-    func packedOperandSplitsExactly() {
-        var rng = SeededRandom(seed: 13)
-        let (m, n, k) = (5, 1030, 70)
-        let a = (0..<(m * k)).map { _ in Float(rng.unitDouble() * 2 - 1) }
-        let b = (0..<(k * n)).map { _ in Float(rng.unitDouble() * 2 - 1) }
-        var whole = [Float](repeating: 0, count: m * n), split = whole
-        var packed = [Float](repeating: 0, count: elmo_packed_size(k, n))
-        elmo_pack(b, n, 0, k, n, &packed)
-        elmo_gemm_packed(m, n, k, a, k, packed, 0, &whole, n)
-        b.withUnsafeBufferPointer { bp in
-            Kernels.withPackedOperand(bp.baseAddress!, ldb: n, transposed: false, k: k, n: n) { operand in
-                split.withUnsafeMutableBufferPointer { operand.multiply(rows: m, a, lda: k, into: $0.baseAddress!, ldc: n, accumulate: false) }
-            }
-        }
-        #expect(split == whole)
-        let ad = a.map(Double.init), bd = b.map(Double.init)
-        var viaBLAS = [Double](repeating: 1, count: m * n), expected = viaBLAS
-        bd.withUnsafeBufferPointer { bp in
-            Kernels.withPackedOperand(bp.baseAddress!, ldb: n, transposed: false, k: k, n: n) { operand in
-                viaBLAS.withUnsafeMutableBufferPointer { operand.multiply(rows: m, ad, lda: k, into: $0.baseAddress!, ldc: n, accumulate: true) }
-            }
-        }
-        BLAS.naiveGemm(.none, .none, m: m, n: n, k: k, alpha: 1, a: ad, lda: k, b: bd, ldb: n, beta: 1, c: &expected, ldc: n)
-        #expect(zip(viaBLAS, expected).allSatisfy { abs($0 - $1) <= 1e-12 })
     }
 
     @Test("The dispatcher names its variant")

@@ -37,17 +37,6 @@ void elmo_lstm_forward_cells(float *gates, const float *cell_prev, float *cell_n
 void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const float *cell_now, const float *dm,
                               float *dc, float *d_gates, long rows, long c, float clip, const float *keep);
 
-/// The right operand of many small products, packed once: 16-column panels, panel q holding rows 0..<k of columns
-/// 16q..<16q+16 (zero beyond n) contiguously. elmo_packed_size floats: k · (n rounded up to 16).
-long elmo_packed_size(long k, long n);
-/// Packs the k × n matrix B: row-major with leading dimension ldb, or, when transposed ≠ 0, the transpose of
-/// the row-major n × k matrix at b (leading dimension ldb).
-void elmo_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
-/// C[m × n] (leading dimension ldc) = A[m × k]·B, plus C when accumulate ≠ 0; B packed by elmo_pack. Columns
-/// 16q.. of C alone: pass packed + q·16·k, c + 16q and their count as n.
-void elmo_gemm_packed(long m, long n, long k, const float *a, long lda, const float *packed, int accumulate,
-                      float *c, long ldc);
-
 /// "avx2+fma" or "baseline": the variant the dispatching functions above use on this CPU.
 /// `ELMO_KERNELS=baseline` in the environment forces the baseline (for comparisons).
 const char *elmo_kernels_variant(void);
@@ -70,9 +59,7 @@ void elmo_tanh_avx2(const float *source, float *target, long n);
                                           long rows, long c, float clip, const float *keep); \
     void elmo_lstm_backward_cells_##suffix(const float *gates, const float *cell_prev, const float *cell_now, \
                                            const float *dm, float *dc, float *d_gates, long rows, long c, \
-                                           float clip, const float *keep); \
-    void elmo_gemm_packed_##suffix(long m, long n, long k, const float *a, long lda, const float *packed, \
-                                   int accumulate, float *c, long ldc);
+                                           float clip, const float *keep);
 ELMO_VARIANT_DECLARATIONS(base)
 ELMO_VARIANT_DECLARATIONS(avx2)
 #undef ELMO_VARIANT_DECLARATIONS

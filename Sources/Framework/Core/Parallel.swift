@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Two independent pieces of work (the forward and the backward LM's LSTM stacks) on two cores.
 ///
@@ -37,36 +38,50 @@ public enum Parallel {
     /// One half of a split piece of work: `(context, 0)` and `(context, 1)` must touch disjoint memory.
     public typealias Half = @convention(c) (UnsafeMutableRawPointer, Int) -> Void
 
-    /// `work(context, 0)` and `work(context, 1)`, on two cores when ``mayUseTwoCores``, else in turn: the
-    /// two halves of one product. A C function and a context rather than a closure, because handing a
-    /// closure to another thread allocates, and an LSTM window splits dozens of products.
+    /// `work(context, 0)` here and `work(context, 1)` on the helper thread (both here when it is busy): the
+    /// two halves of one product, for callers that have checked ``mayUseTwoCores`` (``StepProducts`` checks
+    /// it once per window, then holds OpenBLAS to one thread). A C function and a context rather than a
+    /// closure, because handing a closure to another thread allocates, and a window splits dozens of products.
     public static func halves(_ context: UnsafeMutableRawPointer, _ work: Half) {
-        guard mayUseTwoCores else {
-            work(context, 0)
-            work(context, 1)
-            return
-        }
         HelperThread.shared.run(context, work)
     }
 }
 
-/// One long-lived second thread for ``Parallel``: a hand-over is two semaphore operations and no
-/// allocation (DispatchQueue.concurrentPerform allocated on each call).
+/// One long-lived second thread for ``Parallel``, handed work without allocating. Hand-overs come every
+/// tenth of a millisecond or so during an LSTM window, and a sleeping thread takes tens of microseconds to
+/// wake in a VM, so both sides spin briefly (as OpenBLAS's own threads do) and the helper sleeps on a
+/// semaphore only after a quiet spell.
 private final class HelperThread: @unchecked Sendable {
     static let shared = HelperThread()
-    private let start = DispatchSemaphore(value: 0)
-    private let done = DispatchSemaphore(value: 0)
+    /// About 0.1 ms of polling before the helper goes to sleep.
+    private static let spinRounds = 100_000
+    private let posted = Atomic<Int>(0)      // generation of the latest hand-over
+    private let completed = Atomic<Int>(0)   // the generation the helper has finished
+    private let sleeping = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
     private let busy = NSLock()
-    /// Set only while a caller holds `busy` and waits on `done`.
+    /// Written by the caller before it posts a generation, read by the helper after it sees it.
     private var work: Parallel.Half?
     private var context: UnsafeMutableRawPointer?
 
     private init() {
         let thread = Thread { [unowned self] in
+            var seen = 0
             while true {
-                start.wait()
+                var spins = 0
+                while posted.load(ordering: .acquiring) == seen {
+                    spins += 1
+                    guard spins > Self.spinRounds else { continue }
+                    // Announce the sleep, then look once more: a caller that posted meanwhile either is
+                    // seen here or sees `sleeping` and signals (spurious wake-ups just loop).
+                    sleeping.store(true, ordering: .sequentiallyConsistent)
+                    if posted.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
+                    sleeping.store(false, ordering: .sequentiallyConsistent)
+                    spins = 0
+                }
+                seen = posted.load(ordering: .acquiring)
                 work!(context!, 1)
-                done.signal()
+                completed.store(seen, ordering: .releasing)
             }
         }
         thread.name = "elmo-helper"
@@ -84,10 +99,14 @@ private final class HelperThread: @unchecked Sendable {
         defer { busy.unlock() }
         self.work = work
         self.context = context
-        start.signal()
+        let generation = posted.add(1, ordering: .sequentiallyConsistent).newValue
+        if sleeping.load(ordering: .sequentiallyConsistent) { wake.signal() }
         work(context, 0)
-        done.wait()
-        self.work = nil
-        self.context = nil
+        // Spin while the other half is short; past that (a whole LSTM stack in `both`), yield the core.
+        var spins = 0
+        while completed.load(ordering: .acquiring) != generation {
+            spins += 1
+            if spins > Self.spinRounds { sched_yield() }
+        }
     }
 }

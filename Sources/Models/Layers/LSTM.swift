@@ -19,7 +19,7 @@ public struct LSTMState<T: Scalar>: Sendable {
 ///
 /// Sequences are time-major: row t·B + b is step t of stream b. The input projections of all T steps
 /// are one GEMM before the recurrence; the weight gradients are one GEMM each after it. The per-step
-/// products reuse their weights packed once per window (``PackedOperand``).
+/// products go through ``StepProducts`` (two cores without OpenBLAS's per-call allocation).
 public final class LSTMLayer<T: Scalar>: HasParameters {
     public let kernel: Parameter<T>          // [I + H, 4C]
     public let bias: Parameter<T>            // [4C]
@@ -74,23 +74,10 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
     }
 
-    /// Runs `body` with the two right operands of every step, packed once for the window: the recurrent
-    /// weights (rows I..< of `kernel`, [H, 4C]) and the projection ([C, P]), or with `transposed` their
-    /// transposes (the backward products d(gates)·Wᵀ and d(h)·Pᵀ). The projection operand is nil without one.
-    private func withStepOperands(_ kernelBase: UnsafePointer<T>, transposed: Bool,
-                                  _ body: (PackedOperand<T>, PackedOperand<T>?) -> Void) {
-        let i = inputSize, h = outputSize, c = cellSize, g = 4 * c
-        let recurrentWeights = kernelBase + i * g
-        Kernels.withPackedOperand(recurrentWeights, ldb: g, transposed: transposed, k: transposed ? g : h,
-                                  n: transposed ? h : g) { recurrent in
-            guard let projection else { return body(recurrent, nil) }
-            projection.value.withUnsafeBufferPointer { pp in
-                Kernels.withPackedOperand(pp.baseAddress!, ldb: h, transposed: transposed, k: transposed ? h : c,
-                                          n: transposed ? c : h) { projected in
-                    body(recurrent, projected)
-                }
-            }
-        }
+    /// Runs `body` with the projection's weights [C, P], or nil without a projection.
+    private func projectionWeights(_ body: (UnsafePointer<T>?) -> Void) {
+        guard let projection else { return body(nil) }
+        projection.value.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step. `resets` zeroes the
@@ -128,21 +115,25 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         var keepScratch = [T](repeating: 1, count: b)
         unprojected.withUnsafeMutableBufferPointer { up in
         kernel.value.withUnsafeBufferPointer { w in
-        withStepOperands(w.baseAddress!, transposed: false) { recurrent, projected in
+        projectionWeights { pp in
+        StepProducts.run { split in
             gates.withUnsafeMutableBufferPointer { gp in
                 cells.withUnsafeMutableBufferPointer { cp in
                     hiddens.withUnsafeMutableBufferPointer { hp in
+                        let recurrent = w.baseAddress! + i * g
                         for t in 0..<steps {
                             let gt = gp.baseAddress! + t * b * g
                             let resetRows = resets?.rows(atStep: t) ?? []
                             let previous = UnsafePointer(hp.baseAddress! + t * b * h)
                             if resetRows.isEmpty {
-                                recurrent.multiply(rows: b, previous, lda: h, into: gt, ldc: g, accumulate: true)
+                                StepProducts.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h,
+                                                  b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
                             } else {
                                 resetHidden.withUnsafeMutableBufferPointer { scratch in
                                     scratch.baseAddress!.update(from: previous, count: b * h)
                                     for r in resetRows { (scratch.baseAddress! + r * h).update(repeating: 0, count: h) }
-                                    recurrent.multiply(rows: b, scratch.baseAddress!, lda: h, into: gt, ldc: g, accumulate: true)
+                                    StepProducts.gemm(split: split, .none, m: b, n: g, k: h, a: scratch.baseAddress!, lda: h,
+                                                      b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
                                 }
                             }
                             let cPrev = cp.baseAddress! + t * b * c, cNext = cp.baseAddress! + (t + 1) * b * c
@@ -155,9 +146,10 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                 Kernels.lstmForwardCells(gates: gt, cellPrev: cPrev, cellNext: cNext, m: m, rows: b,
                                                          cellSize: c, clip: cellClip, keep: keep)
                             }
-                            if let projected {
+                            if let pp {
                                 let hNext = hp.baseAddress! + (t + 1) * b * h
-                                projected.multiply(rows: b, m, lda: c, into: hNext, ldc: h, accumulate: false)
+                                StepProducts.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c,
+                                                  b: pp, ldb: h, beta: 0, c: hNext, ldc: h)
                                 if let clip = projectionClip {
                                     for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
                                 }
@@ -166,6 +158,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                     }
                 }
             }
+        }
         }
         }
         }
@@ -193,7 +186,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         let cellClip = self.cellClip, projectionClip = self.projectionClip
         var keepScratch = [T](repeating: 1, count: b)
         kernel.value.withUnsafeBufferPointer { w in
-        withStepOperands(w.baseAddress!, transposed: true) { recurrentT, projectedT in
+        projectionWeights { pp in
+        StepProducts.run { split in
             dGates.withUnsafeMutableBufferPointer { dg in
                 dHidden.withUnsafeMutableBufferPointer { dh in
                     cache.gates.withUnsafeBufferPointer { gp in
@@ -207,8 +201,9 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                         if let clip = projectionClip, abs(hNext[k]) >= clip { d = 0 }
                                         dht[k] = d
                                     }
-                                    if let projectedT {
-                                        projectedT.multiply(rows: b, dht, lda: h, into: dUnprojected, ldc: c, accumulate: false)
+                                    if let pp {
+                                        StepProducts.gemm(split: split, .transposed, m: b, n: c, k: h, a: dht, lda: h,
+                                                          b: pp, ldb: h, beta: 0, c: dUnprojected, ldc: c)
                                     } else {
                                         for k in 0..<(b * c) { dUnprojected[k] = dht[k] }
                                     }
@@ -221,7 +216,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                                                   dc: dcNext, dGates: dgt, rows: b, cellSize: c,
                                                                   clip: cellClip, keep: keep)
                                     }
-                                    recurrentT.multiply(rows: b, dgt, lda: g, into: dhNext, ldc: h, accumulate: false)
+                                    StepProducts.gemm(split: split, .transposed, m: b, n: h, k: g, a: dgt, lda: g,
+                                                      b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dhNext, ldc: h)
                                     for r in resetRows { (dhNext + r * h).update(repeating: 0, count: h) }
                                 }
                             }
@@ -229,6 +225,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                     }
                 }
             }
+        }
         }
         }
         // Weight gradients over all steps at once.
