@@ -44,11 +44,35 @@ struct BLASTests {
                 let ldb = transB == .none ? n : k
                 var whole = c0, split = c0
                 BLAS.gemm(.none, transB, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb, beta: 0.5, c: &whole, ldc: n)
-                StepProducts.gemm(split: true, transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, beta: 0.5, c: &split, ldc: n)
+                StepKernels.gemm(split: true, transB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, beta: 0.5, c: &split, ldc: n)
                 let worst = zip(whole, split).map { abs($0 - $1) }.max()!
                 #expect(worst <= 1e-5, "\(m)×\(n)×\(k) \(transB): \(worst)")
             }
         }
+    }
+
+    /// The LSTM cells cut into two row halves give the single call's bits (rows are independent), forward and
+    /// backward, with a reset row and the clip active; an odd row count.
+    @Test func stepCellsSplitByRowsEqualOneCall() {
+        var rng = SeededRandom(seed: 14)
+        let rows = 7, c = 24
+        func random(_ count: Int, _ scale: Double) -> [Float] { (0..<count).map { _ in Float((rng.unitDouble() * 2 - 1) * scale) } }
+        let preactivations = random(rows * 4 * c, 3), cellPrev = random(rows * c, 4), dm = random(rows * c, 1), dc0 = random(rows * c, 1)
+        var keep = [Float](repeating: 1, count: rows)
+        keep[4] = 0
+        var results: [[Float]] = []
+        for split in [false, true] {
+            var gates = preactivations, cellNext = [Float](repeating: 0, count: rows * c), m = cellNext
+            StepKernels.lstmForwardCells(split: split, gates: &gates, cellPrev: cellPrev, cellNext: &cellNext, m: &m,
+                                         rows: rows, cellSize: c, clip: 3, keep: keep)
+            var dc = dc0, dGates = [Float](repeating: 0, count: rows * 4 * c)
+            StepKernels.lstmBackwardCells(split: split, gates: gates, cellPrev: cellPrev, cellNow: cellNext, dm: dm, dc: &dc,
+                                          dGates: &dGates, rows: rows, cellSize: c, clip: 3, keep: keep)
+            results.append(gates + cellNext + m + dc + dGates)
+        }
+        let differing = zip(results[0], results[1]).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(differing) of \(results[0].count) values differ between one call and two halves")
+        #expect(results[0].contains { abs($0) == 3 }, "the clip should be active somewhere")
     }
 
     @Test func zeroInnerDimensionScalesByBeta() {

@@ -39,7 +39,7 @@ public enum Parallel {
     public typealias Half = @convention(c) (UnsafeMutableRawPointer, Int) -> Void
 
     /// `work(context, 0)` here and `work(context, 1)` on the helper thread (both here when it is busy): the
-    /// two halves of one product, for callers that have checked ``mayUseTwoCores`` (``StepProducts`` checks
+    /// two halves of one product, for callers that have checked ``mayUseTwoCores`` (``StepKernels`` checks
     /// it once per window, then holds OpenBLAS to one thread). A C function and a context rather than a
     /// closure, because handing a closure to another thread allocates, and a window splits dozens of products.
     public static func halves(_ context: UnsafeMutableRawPointer, _ work: Half) {
@@ -55,6 +55,9 @@ private final class HelperThread: @unchecked Sendable {
     static let shared = HelperThread()
     /// About 0.1 ms of polling before the helper goes to sleep.
     private static let spinRounds = 100_000
+    /// Polls between yields of the core: when more threads are runnable than there are cores (OpenBLAS's
+    /// own workers poll for a while after each threaded call), a pure spin could starve the other side.
+    private static let yieldEvery = 2_000
     private let posted = Atomic<Int>(0)      // generation of the latest hand-over
     private let completed = Atomic<Int>(0)   // the generation the helper has finished
     private let sleeping = Atomic<Bool>(false)
@@ -71,6 +74,7 @@ private final class HelperThread: @unchecked Sendable {
                 var spins = 0
                 while posted.load(ordering: .acquiring) == seen {
                     spins += 1
+                    if spins % Self.yieldEvery == 0 { sched_yield() }
                     guard spins > Self.spinRounds else { continue }
                     // Announce the sleep, then look once more: a caller that posted meanwhile either is
                     // seen here or sees `sleeping` and signals (spurious wake-ups just loop).
@@ -102,11 +106,12 @@ private final class HelperThread: @unchecked Sendable {
         let generation = posted.add(1, ordering: .sequentiallyConsistent).newValue
         if sleeping.load(ordering: .sequentiallyConsistent) { wake.signal() }
         work(context, 0)
-        // Spin while the other half is short; past that (a whole LSTM stack in `both`), yield the core.
+        // Spin while the other half is short, yielding now and then; past that (a whole LSTM stack in
+        // `both`), yield the core at every poll.
         var spins = 0
         while completed.load(ordering: .acquiring) != generation {
             spins += 1
-            if spins > Self.spinRounds { sched_yield() }
+            if spins > Self.spinRounds || spins % Self.yieldEvery == 0 { sched_yield() }
         }
     }
 }

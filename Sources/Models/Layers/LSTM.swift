@@ -19,7 +19,7 @@ public struct LSTMState<T: Scalar>: Sendable {
 ///
 /// Sequences are time-major: row t·B + b is step t of stream b. The input projections of all T steps
 /// are one GEMM before the recurrence; the weight gradients are one GEMM each after it. The per-step
-/// products go through ``StepProducts`` (two cores without OpenBLAS's per-call allocation).
+/// products go through ``StepKernels`` (two cores without OpenBLAS's per-call allocation).
 public final class LSTMLayer<T: Scalar>: HasParameters {
     public let kernel: Parameter<T>          // [I + H, 4C]
     public let bias: Parameter<T>            // [4C]
@@ -116,7 +116,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         unprojected.withUnsafeMutableBufferPointer { up in
         kernel.value.withUnsafeBufferPointer { w in
         projectionWeights { pp in
-        StepProducts.run { split in
+        StepKernels.run { split in
             gates.withUnsafeMutableBufferPointer { gp in
                 cells.withUnsafeMutableBufferPointer { cp in
                     hiddens.withUnsafeMutableBufferPointer { hp in
@@ -126,13 +126,13 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                             let resetRows = resets?.rows(atStep: t) ?? []
                             let previous = UnsafePointer(hp.baseAddress! + t * b * h)
                             if resetRows.isEmpty {
-                                StepProducts.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h,
+                                StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h,
                                                   b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
                             } else {
                                 resetHidden.withUnsafeMutableBufferPointer { scratch in
                                     scratch.baseAddress!.update(from: previous, count: b * h)
                                     for r in resetRows { (scratch.baseAddress! + r * h).update(repeating: 0, count: h) }
-                                    StepProducts.gemm(split: split, .none, m: b, n: g, k: h, a: scratch.baseAddress!, lda: h,
+                                    StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: scratch.baseAddress!, lda: h,
                                                       b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
                                 }
                             }
@@ -143,12 +143,12 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                 : up.baseAddress! + t * b * c
                             // Gates in place (σ(i), tanh(j), σ(f + 1), σ(o)), the cells and σ(o)·tanh(c), one pass.
                             Self.withKeepFactors(resetRows, scratch: &keepScratch) { keep in
-                                Kernels.lstmForwardCells(gates: gt, cellPrev: cPrev, cellNext: cNext, m: m, rows: b,
-                                                         cellSize: c, clip: cellClip, keep: keep)
+                                StepKernels.lstmForwardCells(split: split, gates: gt, cellPrev: cPrev, cellNext: cNext, m: m,
+                                                             rows: b, cellSize: c, clip: cellClip, keep: keep)
                             }
                             if let pp {
                                 let hNext = hp.baseAddress! + (t + 1) * b * h
-                                StepProducts.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c,
+                                StepKernels.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c,
                                                   b: pp, ldb: h, beta: 0, c: hNext, ldc: h)
                                 if let clip = projectionClip {
                                     for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
@@ -187,7 +187,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         var keepScratch = [T](repeating: 1, count: b)
         kernel.value.withUnsafeBufferPointer { w in
         projectionWeights { pp in
-        StepProducts.run { split in
+        StepKernels.run { split in
             dGates.withUnsafeMutableBufferPointer { dg in
                 dHidden.withUnsafeMutableBufferPointer { dh in
                     cache.gates.withUnsafeBufferPointer { gp in
@@ -202,7 +202,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                         dht[k] = d
                                     }
                                     if let pp {
-                                        StepProducts.gemm(split: split, .transposed, m: b, n: c, k: h, a: dht, lda: h,
+                                        StepKernels.gemm(split: split, .transposed, m: b, n: c, k: h, a: dht, lda: h,
                                                           b: pp, ldb: h, beta: 0, c: dUnprojected, ldc: c)
                                     } else {
                                         for k in 0..<(b * c) { dUnprojected[k] = dht[k] }
@@ -212,11 +212,11 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                                     let resetRows = cache.resets?.rows(atStep: t) ?? []
                                     // A reset row's previous state is the constant zero: no gradient flows into it.
                                     Self.withKeepFactors(resetRows, scratch: &keepScratch) { keep in
-                                        Kernels.lstmBackwardCells(gates: gt, cellPrev: cPrev, cellNow: cNow, dm: dUnprojected,
-                                                                  dc: dcNext, dGates: dgt, rows: b, cellSize: c,
-                                                                  clip: cellClip, keep: keep)
+                                        StepKernels.lstmBackwardCells(split: split, gates: gt, cellPrev: cPrev, cellNow: cNow,
+                                                                      dm: dUnprojected, dc: dcNext, dGates: dgt, rows: b,
+                                                                      cellSize: c, clip: cellClip, keep: keep)
                                     }
-                                    StepProducts.gemm(split: split, .transposed, m: b, n: h, k: g, a: dgt, lda: g,
+                                    StepKernels.gemm(split: split, .transposed, m: b, n: h, k: g, a: dgt, lda: g,
                                                       b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dhNext, ldc: h)
                                     for r in resetRows { (dhNext + r * h).update(repeating: 0, count: h) }
                                 }

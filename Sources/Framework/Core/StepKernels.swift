@@ -1,0 +1,155 @@
+import CKernels
+
+/// The per-step work of a recurrence (an LSTM window): products of few rows (the batch) with the same weights
+/// at every step, and the cells' elementwise pass, dozens of calls per window.
+///
+/// OpenBLAS's own threading allocates its job list on every call it splits. With two cores allowed, the
+/// products are split by columns instead and the cells by rows, one half here and one on ``Parallel``'s
+/// helper thread (each product an OpenBLAS call on one thread): two cores, no allocation per step.
+public enum StepKernels {
+    /// Runs `body(split)`: with `split`, OpenBLAS is held to one thread meanwhile (restored after) and
+    /// ``gemm(split:_:m:n:k:a:lda:b:ldb:beta:c:ldc:)`` divides its products over two cores.
+    public static func run<R>(_ body: (_ split: Bool) throws -> R) rethrows -> R {
+        guard Parallel.mayUseTwoCores else { return try body(false) }
+        let threads = BLASRuntime.threads
+        BLASRuntime.setThreads(1)
+        defer { BLASRuntime.setThreads(threads) }
+        return try body(true)
+    }
+
+    /// `c[m × n] = a[m × k]·op(b) + beta·c`, op(b) = b [k × n] or, transposed, the transpose of b [n × k].
+    /// Split into two column halves when `split` and there are at least 32 columns; Double (the gradient
+    /// checks) never splits.
+    @inlinable
+    public static func gemm<T: Scalar>(split: Bool, _ transB: Transpose, m: Int, n: Int, k: Int,
+                                       a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                                       beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+        guard split, n >= 32, T.self == Float.self else {
+            BLAS.gemm(.none, transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        var halves = ColumnHalves(transposedB: transB == .transposed, m: m, n: n, k: k, a: Kernels.float(a), lda: lda,
+                                  b: Kernels.float(b), ldb: ldb, beta: unsafeBitCast(beta, to: Float.self),
+                                  c: Kernels.float(c), ldc: ldc)
+        withUnsafeMutablePointer(to: &halves) { pointer in
+            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
+                raw.assumingMemoryBound(to: ColumnHalves.self).pointee.run(half: half)
+            }
+        }
+    }
+}
+
+extension StepKernels {
+    /// ``Kernels/lstmForwardCells(gates:cellPrev:cellNext:m:rows:cellSize:clip:keep:)``, its rows split in two
+    /// halves when `split` (Float only).
+    @inlinable
+    public static func lstmForwardCells<T: Scalar>(split: Bool, gates: UnsafeMutablePointer<T>, cellPrev: UnsafePointer<T>,
+                                                   cellNext: UnsafeMutablePointer<T>, m: UnsafeMutablePointer<T>,
+                                                   rows: Int, cellSize c: Int, clip: T?, keep: UnsafePointer<T>?) {
+        guard split, rows >= 2, T.self == Float.self else {
+            Kernels.lstmForwardCells(gates: gates, cellPrev: cellPrev, cellNext: cellNext, m: m, rows: rows, cellSize: c,
+                                     clip: clip, keep: keep)
+            return
+        }
+        var halves = CellHalves(backward: false, rows: rows, c: c, clip: (clip as! Float?) ?? .infinity,
+                                keep: keep.map { Kernels.float($0) }, gates: Kernels.float(gates),
+                                cellPrev: Kernels.float(cellPrev), cellOther: Kernels.float(cellNext),
+                                m: Kernels.float(m), dc: nil, dGates: nil)
+        withUnsafeMutablePointer(to: &halves) { pointer in
+            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
+                raw.assumingMemoryBound(to: CellHalves.self).pointee.run(half: half)
+            }
+        }
+    }
+
+    /// ``Kernels/lstmBackwardCells(gates:cellPrev:cellNow:dm:dc:dGates:rows:cellSize:clip:keep:)``, its rows
+    /// split in two halves when `split` (Float only).
+    @inlinable
+    public static func lstmBackwardCells<T: Scalar>(split: Bool, gates: UnsafePointer<T>, cellPrev: UnsafePointer<T>,
+                                                    cellNow: UnsafePointer<T>, dm: UnsafePointer<T>, dc: UnsafeMutablePointer<T>,
+                                                    dGates: UnsafeMutablePointer<T>, rows: Int, cellSize c: Int, clip: T?,
+                                                    keep: UnsafePointer<T>?) {
+        guard split, rows >= 2, T.self == Float.self else {
+            Kernels.lstmBackwardCells(gates: gates, cellPrev: cellPrev, cellNow: cellNow, dm: dm, dc: dc, dGates: dGates,
+                                      rows: rows, cellSize: c, clip: clip, keep: keep)
+            return
+        }
+        var halves = CellHalves(backward: true, rows: rows, c: c, clip: (clip as! Float?) ?? .infinity,
+                                keep: keep.map { Kernels.float($0) }, gates: UnsafeMutablePointer(mutating: Kernels.float(gates)),
+                                cellPrev: Kernels.float(cellPrev), cellOther: UnsafeMutablePointer(mutating: Kernels.float(cellNow)),
+                                m: UnsafeMutablePointer(mutating: Kernels.float(dm)), dc: Kernels.float(dc),
+                                dGates: Kernels.float(dGates))
+        withUnsafeMutablePointer(to: &halves) { pointer in
+            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
+                raw.assumingMemoryBound(to: CellHalves.self).pointee.run(half: half)
+            }
+        }
+    }
+}
+
+/// One step's cells cut into two row ranges (rows are independent). Forward: `cellOther` is the next cell
+/// state and `m` the output; backward: `cellOther` is the current cell, `m` holds d(m), and `dc`, `dGates`
+/// are written.
+@usableFromInline
+struct CellHalves {
+    let backward: Bool
+    let rows: Int, c: Int, clip: Float
+    let keep: UnsafePointer<Float>?
+    let gates: UnsafeMutablePointer<Float>
+    let cellPrev: UnsafePointer<Float>
+    let cellOther: UnsafeMutablePointer<Float>
+    let m: UnsafeMutablePointer<Float>
+    let dc: UnsafeMutablePointer<Float>?
+    let dGates: UnsafeMutablePointer<Float>?
+
+    @usableFromInline
+    init(backward: Bool, rows: Int, c: Int, clip: Float, keep: UnsafePointer<Float>?, gates: UnsafeMutablePointer<Float>,
+         cellPrev: UnsafePointer<Float>, cellOther: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+         dc: UnsafeMutablePointer<Float>?, dGates: UnsafeMutablePointer<Float>?) {
+        (self.backward, self.rows, self.c, self.clip, self.keep, self.gates) = (backward, rows, c, clip, keep, gates)
+        (self.cellPrev, self.cellOther, self.m, self.dc, self.dGates) = (cellPrev, cellOther, m, dc, dGates)
+    }
+
+    @usableFromInline
+    func run(half: Int) {
+        let first = rows / 2
+        let start = half == 0 ? 0 : first, count = half == 0 ? first : rows - first
+        let g = 4 * c
+        if backward {
+            elmo_lstm_backward_cells(gates + start * g, cellPrev + start * c, cellOther + start * c, m + start * c,
+                                     dc! + start * c, dGates! + start * g, count, c, clip, keep.map { $0 + start })
+        } else {
+            elmo_lstm_forward_cells(gates + start * g, cellPrev + start * c, cellOther + start * c, m + start * c,
+                                    count, c, clip, keep.map { $0 + start })
+        }
+    }
+}
+
+/// One product cut at a 16-column boundary into two halves that write disjoint columns of `c`.
+@usableFromInline
+struct ColumnHalves {
+    let transposedB: Bool
+    let m: Int, n: Int, k: Int
+    let a: UnsafePointer<Float>, lda: Int
+    let b: UnsafePointer<Float>, ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+
+    @usableFromInline
+    init(transposedB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        (self.transposedB, self.m, self.n, self.k, self.a, self.lda) = (transposedB, m, n, k, a, lda)
+        (self.b, self.ldb, self.beta, self.c, self.ldc) = (b, ldb, beta, c, ldc)
+    }
+
+    @usableFromInline
+    func run(half: Int) {
+        let firstColumns = (n / 2 + 15) / 16 * 16
+        let start = half == 0 ? 0 : firstColumns
+        let count = half == 0 ? firstColumns : n - firstColumns
+        // Columns start.. of op(b): columns of b, or rows of the stored transpose.
+        let bPart = transposedB ? b + start * ldb : b + start
+        BLAS.gemm(.none, transposedB ? .transposed : .none, m: m, n: count, k: k, alpha: 1, a: a, lda: lda,
+                  b: bPart, ldb: ldb, beta: beta, c: c + start, ldc: ldc)
+    }
+}
