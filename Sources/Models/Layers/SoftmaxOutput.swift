@@ -9,9 +9,9 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     public var vocabularySize: Int { weight.shape[0] }
     public var inputSize: Int { weight.shape[1] }
     public var parameters: [Parameter<T>] { [weight, bias] }
-    /// [N, V] logits buffers handed back by ``backward``: the next forward reuses them instead of
-    /// mapping fresh pages (for the `tiny` preset at batch 64 each is 170 MB, and its page faults cost
-    /// more than the exp). At most one per direction is kept.
+    /// Logits buffers ([N, V], or [N, 1 + S] sampled) handed back by ``backward``: the next forward reuses
+    /// them instead of mapping fresh pages (for the `tiny` preset at batch 64 each is 170 MB, and its page
+    /// faults cost more than the exp). At most one per direction is kept.
     private var spareLogits: [Tensor<T>] = []
     private static var maximumSpares: Int { 2 }
 
@@ -38,15 +38,20 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     }
 
     /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
+    /// A logits buffer of `shape`: one a backward handed back, or a new one.
+    private func takeLogitsBuffer(_ shape: [Int]) -> Tensor<T> {
+        if let index = spareLogits.firstIndex(where: { $0.shape == shape }) { return spareLogits.remove(at: index) }
+        return Tensor<T>(uninitializedShape: shape)
+    }
+
+    private func returnLogitsBuffer(_ buffer: consuming Tensor<T>) {
+        if spareLogits.count < Self.maximumSpares { spareLogits.append(buffer) }
+    }
+
     @_specialize(exported: true, where T == Float)
     public func fullLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?) -> (Loss, Cache) {
         let n = h.rows, v = vocabularySize
-        var logits: Tensor<T>
-        if let index = spareLogits.firstIndex(where: { $0.shape == [n, v] }) {
-            logits = spareLogits.remove(at: index)
-        } else {
-            logits = Tensor<T>(uninitializedShape: [n, v])
-        }
+        var logits = takeLogitsBuffer([n, v])
         BLAS.matmul(h, weight.value, into: &logits, transposeB: .transposed)
         let (out, cache) = bias.value.withUnsafeBufferPointer { b in
             SoftmaxCrossEntropy.forward(logits: logits, targets: targets, mask: mask, rowBias: b)
@@ -60,7 +65,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     @_specialize(exported: true, where T == Float)
     public func sampledLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?, sample: CandidateSample) -> (Loss, Cache) {
         let n = h.rows, p = inputSize, s = sample.candidates.count, v = vocabularySize
-        var logits = Tensor<T>(uninitializedShape: [n, 1 + s])
+        var logits = takeLogitsBuffer([n, 1 + s])
         // What every row adds to candidate j (column 1 + j): its bias minus log Q(j), added by the softmax in
         // its max pass; column 0, each row's true class, has its own in its value. And where each id sits
         // among the candidates (−1: not drawn), to remove accidental hits without a search.
@@ -131,7 +136,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
             }
             var dh = Tensor<T>(shape: h.shape)
             BLAS.matmul(dLogits, weight.value, into: &dh)
-            if spareLogits.count < Self.maximumSpares { spareLogits.append(dLogits) }
+            returnLogitsBuffer(dLogits)
             return dh
         case .sampled(let h, let targets, let candidates, let gathered, let softmax):
             let dLogits = SoftmaxCrossEntropy.backward(cache: softmax, dLoss: dLoss)
@@ -191,6 +196,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                 for id in candidates { weight.markRowTouched(Int(id)) }
                 for id in targets { weight.markRowTouched(Int(id)) }
             }
+            returnLogitsBuffer(dLogits)
             return dh
         }
     }
