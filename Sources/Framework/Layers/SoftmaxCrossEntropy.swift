@@ -27,10 +27,13 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
 
     /// logits [N, V] (consumed), targets [N] in 0..<V, mask [N] (nil = all rows); `rowBias` [V], when given,
     /// is added to every row first (fused into the pass that finds each row's maximum).
+    ///
+    /// Callers pass their buffer with `consume`, never from inside a closure that captured it: a captured
+    /// variable is copied in, and the buffer would then be duplicated (an N × V copy and its page faults).
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public static func forward(
-        logits: consuming Tensor<T>, targets: [Int32], mask: [Bool]? = nil, rowBias: UnsafeBufferPointer<T>? = nil
+        logits: consuming Tensor<T>, targets: [Int32], mask: [Bool]? = nil, rowBias: [T]? = nil
     ) -> (output: Output, cache: Cache) {
         var exponentials = logits
         let n = exponentials.rows, v = exponentials.columns
@@ -40,19 +43,22 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
         var total = 0.0
         var kept = 0
         var inverseSums = [T](repeating: 0, count: n)
-        exponentials.withUnsafeMutableBufferPointer { p in
-            for r in 0..<n {
-                let row = UnsafeMutableBufferPointer(rebasing: p[(r * v)..<((r + 1) * v)])
-                let isKept = mask?[r] ?? true
-                let t = Int(targets[r])
-                if isKept { precondition(t >= 0 && t < v, "target \(t) outside 0..<\(v)") }
-                // Read before the row is exponentiated.
-                let targetLogit = isKept ? row[t] + (rowBias?[t] ?? 0) : 0
-                let (sum, maximum) = exponentiate(row, adding: rowBias)
-                inverseSums[r] = 1 / sum
-                guard isKept else { continue }
-                total += Double(maximum) + Double(T.log(sum)) - Double(targetLogit)
-                kept += 1
+        (rowBias ?? []).withUnsafeBufferPointer { biasBuffer in
+            let bias = rowBias == nil ? nil : biasBuffer
+            exponentials.withUnsafeMutableBufferPointer { p in
+                for r in 0..<n {
+                    let row = UnsafeMutableBufferPointer(rebasing: p[(r * v)..<((r + 1) * v)])
+                    let isKept = mask?[r] ?? true
+                    let t = Int(targets[r])
+                    if isKept { precondition(t >= 0 && t < v, "target \(t) outside 0..<\(v)") }
+                    // Read before the row is exponentiated.
+                    let targetLogit = isKept ? row[t] + (bias?[t] ?? 0) : 0
+                    let (sum, maximum) = exponentiate(row, adding: bias)
+                    inverseSums[r] = 1 / sum
+                    guard isKept else { continue }
+                    total += Double(maximum) + Double(T.log(sum)) - Double(targetLogit)
+                    kept += 1
+                }
             }
         }
         let loss = kept > 0 ? T(total / Double(kept)) : 0

@@ -53,9 +53,8 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         let n = h.rows, v = vocabularySize
         var logits = takeLogitsBuffer([n, v])
         BLAS.matmul(h, weight.value, into: &logits, transposeB: .transposed)
-        let (out, cache) = bias.value.withUnsafeBufferPointer { b in
-            SoftmaxCrossEntropy.forward(logits: logits, targets: targets, mask: mask, rowBias: b)
-        }
+        let (out, cache) = SoftmaxCrossEntropy.forward(logits: consume logits, targets: targets, mask: mask,
+                                                       rowBias: bias.value.scalars)
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows), .full(input: h, softmax: cache))
     }
 
@@ -101,9 +100,8 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                 }
             }
         }
-        let (out, cache) = correction.withUnsafeBufferPointer { rowBias in
-            SoftmaxCrossEntropy.forward(logits: logits, targets: [Int32](repeating: 0, count: n), mask: mask, rowBias: rowBias)
-        }
+        let (out, cache) = SoftmaxCrossEntropy.forward(logits: consume logits, targets: [Int32](repeating: 0, count: n),
+                                                       mask: mask, rowBias: correction)
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),
                 .sampled(input: h, targets: targets, candidates: sample.candidates, gathered: gathered, softmax: cache))
     }
