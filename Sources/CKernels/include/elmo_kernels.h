@@ -37,6 +37,10 @@ void elmo_lstm_forward_cells(float *gates, const float *cell_prev, float *cell_n
 void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const float *cell_now, const float *dm,
                               float *dc, float *d_gates, long rows, long c, float clip, const float *keep);
 
+/// glibc's allocator: blocks up to `heap_block_limit` bytes from the heap instead of fresh mmaps, and up to
+/// `retained_top` bytes of free heap top kept mapped (see ProcessMemory.swift). Does nothing elsewhere.
+void elmo_keep_freed_blocks(long heap_block_limit, long retained_top);
+
 /// "avx2+fma" or "baseline": the variant the dispatching functions above use on this CPU.
 /// `ELMO_KERNELS=baseline` in the environment forces the baseline (for comparisons).
 const char *elmo_kernels_variant(void);
