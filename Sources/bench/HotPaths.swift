@@ -288,9 +288,7 @@ struct GemmBench: ParsableCommand {
         print("gemm: kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s)")
         var results: [String] = []
         for (name, m, n, k) in shapes {
-            let a = randomTensor([m, k], seed: 1), b = randomTensor([k, n], seed: 2)
-            var c = Tensor<Float>(shape: [m, n])
-            let seconds = medianSeconds(options.repeats) { BLAS.matmul(a, b, into: &c) }
+            let seconds = gemmSeconds(GemmShape(name: name, m: m, n: n, k: k), repeats: options.repeats)
             let gflops = 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
             print("  " + name.padding(toLength: 40, withPad: " ", startingAt: 0)
                   + String(format: " m %5d n %6d k %5d  %7.1f GFLOP/s", m, n, k, gflops))

@@ -28,14 +28,9 @@ public enum StepKernels {
             BLAS.gemm(.none, transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        var halves = ColumnHalves(transposedB: transB == .transposed, m: m, n: n, k: k, a: Kernels.float(a), lda: lda,
-                                  b: Kernels.float(b), ldb: ldb, beta: unsafeBitCast(beta, to: Float.self),
-                                  c: Kernels.float(c), ldc: ldc)
-        withUnsafeMutablePointer(to: &halves) { pointer in
-            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
-                raw.assumingMemoryBound(to: ColumnHalves.self).pointee.run(half: half)
-            }
-        }
+        inTwo(.product(ColumnHalves(transposedB: transB == .transposed, m: m, n: n, k: k, a: Kernels.float(a), lda: lda,
+                                    b: Kernels.float(b), ldb: ldb, beta: unsafeBitCast(beta, to: Float.self),
+                                    c: Kernels.float(c), ldc: ldc)))
     }
 }
 
@@ -51,15 +46,10 @@ extension StepKernels {
                                      clip: clip, keep: keep)
             return
         }
-        var halves = CellHalves(backward: false, rows: rows, c: c, clip: (clip as! Float?) ?? .infinity,
+        inTwo(.cells(CellHalves(backward: false, rows: rows, c: c, clip: (clip as! Float?) ?? .infinity,
                                 keep: keep.map { Kernels.float($0) }, gates: Kernels.float(gates),
                                 cellPrev: Kernels.float(cellPrev), cellOther: Kernels.float(cellNext),
-                                m: Kernels.float(m), dc: nil, dGates: nil)
-        withUnsafeMutablePointer(to: &halves) { pointer in
-            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
-                raw.assumingMemoryBound(to: CellHalves.self).pointee.run(half: half)
-            }
-        }
+                                m: Kernels.float(m), dc: nil, dGates: nil)))
     }
 
     /// ``Kernels/lstmBackwardCells(gates:cellPrev:cellNow:dm:dc:dGates:rows:cellSize:clip:keep:)``, its rows
@@ -74,14 +64,37 @@ extension StepKernels {
                                       rows: rows, cellSize: c, clip: clip, keep: keep)
             return
         }
-        var halves = CellHalves(backward: true, rows: rows, c: c, clip: (clip as! Float?) ?? .infinity,
+        inTwo(.cells(CellHalves(backward: true, rows: rows, c: c, clip: (clip as! Float?) ?? .infinity,
                                 keep: keep.map { Kernels.float($0) }, gates: UnsafeMutablePointer(mutating: Kernels.float(gates)),
                                 cellPrev: Kernels.float(cellPrev), cellOther: UnsafeMutablePointer(mutating: Kernels.float(cellNow)),
                                 m: UnsafeMutablePointer(mutating: Kernels.float(dm)), dc: Kernels.float(dc),
-                                dGates: Kernels.float(dGates))
-        withUnsafeMutablePointer(to: &halves) { pointer in
+                                dGates: Kernels.float(dGates))))
+    }
+}
+
+/// One piece of per-step work cut in two.
+@usableFromInline
+enum StepHalves {
+    case product(ColumnHalves)
+    case cells(CellHalves)
+
+    @usableFromInline
+    func run(half: Int) {
+        switch self {
+        case .product(let work): work.run(half: half)
+        case .cells(let work): work.run(half: half)
+        }
+    }
+}
+
+extension StepKernels {
+    /// Half 0 here, half 1 on ``Parallel``'s helper thread.
+    @usableFromInline
+    static func inTwo(_ work: StepHalves) {
+        var work = work
+        withUnsafeMutablePointer(to: &work) { pointer in
             Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
-                raw.assumingMemoryBound(to: CellHalves.self).pointee.run(half: half)
+                raw.assumingMemoryBound(to: StepHalves.self).pointee.run(half: half)
             }
         }
     }
