@@ -222,7 +222,8 @@ struct SoftmaxBench: ParsableCommand {
             if let sample { return layer.sampledLoss(h, targets: targets, mask: nil, sample: sample) }
             return layer.fullLoss(h, targets: targets, mask: nil)
         }
-        let forward = medianSeconds(options.repeats) { _ = loss() }
+        // Forward alone hands its buffer back as evaluation does (`release`), so each forward reuses it.
+        let forward = medianSeconds(options.repeats) { layer.release(loss().1) }
         let train = medianSeconds(options.repeats) {
             layer.weight.zeroGrad()
             let (_, cache) = loss()
@@ -344,7 +345,7 @@ struct PretrainBench: ParsableCommand {
             next += 1
             model.zeroGradients()
             let (_, cache) = model.loss(batch, states: &states, dropoutRate: 0.1, training: true, samples: sampled, rng: &rng)
-            guard train else { return }
+            guard train else { return model.release(cache) }
             model.backward(cache, dLoss: Float(unrollSteps), dropoutRate: 0.1)
             _ = GradientClipping.clipGlobalNorm(model.parameters, maxNorm: 10)
             optimizer.step(model.parameters)

@@ -15,6 +15,14 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
         public var targets: [Int32]
         public var mask: [Bool]?
         public var keptRows: Int
+
+        /// The exponentials, moved out: the cache keeps an empty tensor, so the caller holds the only
+        /// reference and may write in place. Also how a forward-only caller hands the buffer on for reuse.
+        public mutating func takeExponentials() -> Tensor<T> {
+            let taken = exponentials
+            exponentials = Tensor(shape: [0])
+            return taken
+        }
     }
 
     public struct Output {
@@ -70,7 +78,16 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public static func backward(cache: consuming Cache, dLoss: T = 1) -> Tensor<T> {
-        var grad = cache.exponentials
+        backward(takingFrom: &cache, dLoss: dLoss)
+    }
+
+    /// ``backward(cache:dLoss:)`` for a cache stored inside another: the buffer is moved out of `cache`
+    /// (left empty), so the gradient is written in place whoever held the cache. A caller's copy of the
+    /// cache would otherwise share the buffer and the first write would duplicate N × V scalars.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public static func backward(takingFrom cache: inout Cache, dLoss: T = 1) -> Tensor<T> {
+        var grad = cache.takeExponentials()
         let n = grad.rows, v = grad.columns
         let scale = cache.keptRows > 0 ? dLoss / T(cache.keptRows) : 0
         let mask = cache.mask, targets = cache.targets, inverseSums = cache.inverseSums

@@ -186,6 +186,14 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
                           tokenEmbeddings: embeddings))
     }
 
+    /// Hands the softmax logits buffers of a step that will not be back-propagated (evaluation) back to
+    /// the output layer, so the next step reuses them instead of mapping fresh pages.
+    public func release(_ cache: consuming StepCache) {
+        for direction in Direction.allCases {
+            if let softmaxCache = cache.softmaxCaches.removeValue(forKey: direction) { softmax.release(softmaxCache) }
+        }
+    }
+
     /// Gradients of dLoss·0.5·(forward + backward mean loss) into every parameter.
     @_specialize(exported: true, where T == Float)
     public func backward(_ cache: consuming StepCache, dLoss: T, dropoutRate: T) {

@@ -27,7 +27,8 @@ public struct Evaluation: Sendable {
         var result = Evaluation()
         var rng = SeededRandom(seed: 0)
         while let batch = try batcher.next() {
-            let (report, _) = model.loss(batch, states: &states, dropoutRate: 0, training: false, rng: &rng)
+            let (report, cache) = model.loss(batch, states: &states, dropoutRate: 0, training: false, rng: &rng)
+            model.release(cache)
             result.forwardNLL += report.forward.total
             result.backwardNLL += report.backward.total
             result.tokens += report.forward.tokens

@@ -12,7 +12,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     /// Logits buffers ([N, V], or [N, 1 + S] sampled) handed back by ``backward``: the next forward reuses
     /// them instead of mapping fresh pages (for the `tiny` preset at batch 64 each is 170 MB, and its page
     /// faults cost more than the exp). At most one per direction is kept.
-    private var spareLogits: [Tensor<T>] = []
+    private(set) var spareLogits: [Tensor<T>] = []
     private static var maximumSpares: Int { 2 }
 
     public init(vocabularySize: Int, inputSize: Int, rowSparse: Bool, rng: inout SeededRandom) {
@@ -31,10 +31,20 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         public var tokens: Int
     }
 
-    public enum Cache {
-        case full(input: Tensor<T>, softmax: SoftmaxCrossEntropy<T>.Cache)
-        /// `gathered`: the candidates' rows of W as the forward used them (W does not change before backward).
-        case sampled(input: Tensor<T>, targets: [Int32], candidates: [Int32], gathered: [T], softmax: SoftmaxCrossEntropy<T>.Cache)
+    /// A struct, not an enum with payloads: backward must move the logits buffer out of it (a payload bound
+    /// by a `switch` is a second reference, and the first write into the buffer would copy N × V scalars).
+    public struct Cache {
+        var input: Tensor<T>
+        var softmax: SoftmaxCrossEntropy<T>.Cache
+        /// nil for the full softmax.
+        var sampled: SampledPart?
+    }
+
+    struct SampledPart {
+        var targets: [Int32]
+        var candidates: [Int32]
+        /// The candidates' rows of W as the forward used them (W does not change before backward).
+        var gathered: [T]
     }
 
     /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
@@ -48,6 +58,12 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         if spareLogits.count < Self.maximumSpares { spareLogits.append(buffer) }
     }
 
+    /// Hands back the buffer of a cache that will not be back-propagated (evaluation, forward-only timing),
+    /// so the next forward reuses it.
+    public func release(_ cache: consuming Cache) {
+        returnLogitsBuffer(cache.softmax.takeExponentials())
+    }
+
     @_specialize(exported: true, where T == Float)
     public func fullLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?) -> (Loss, Cache) {
         let n = h.rows, v = vocabularySize
@@ -55,7 +71,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         BLAS.matmul(h, weight.value, into: &logits, transposeB: .transposed)
         let (out, cache) = SoftmaxCrossEntropy.forward(logits: consume logits, targets: targets, mask: mask,
                                                        rowBias: bias.value.scalars)
-        return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows), .full(input: h, softmax: cache))
+        return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),  Cache(input: h, softmax: cache, sampled: nil))
     }
 
     /// Sampled softmax (Jean et al. 2015; TensorFlow's `sampled_softmax_loss`): per token, the true class
@@ -103,7 +119,8 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         let (out, cache) = SoftmaxCrossEntropy.forward(logits: consume logits, targets: [Int32](repeating: 0, count: n),
                                                        mask: mask, rowBias: correction)
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),
-                .sampled(input: h, targets: targets, candidates: sample.candidates, gathered: gathered, softmax: cache))
+                Cache(input: h, softmax: cache,
+                      sampled: SampledPart(targets: targets, candidates: sample.candidates, gathered: gathered)))
     }
 
     /// The rows `ids` of a [V, width] matrix, packed: [ids.count, width].
@@ -120,9 +137,9 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
     /// d(mean loss · dLoss) → dh [N, P]; accumulates the softmax gradients.
     @_specialize(exported: true, where T == Float)
     public func backward(cache: consuming Cache, dLoss: T) -> Tensor<T> {
-        switch consume cache {
-        case .full(let h, let softmax):
-            let dLogits = SoftmaxCrossEntropy.backward(cache: softmax, dLoss: dLoss)
+        let dLogits = SoftmaxCrossEntropy.backward(takingFrom: &cache.softmax, dLoss: dLoss)
+        let h = cache.input
+        guard let sampled = cache.sampled else {
             if weight.isTrainable {
                 BLAS.matmul(dLogits, h, into: &weight.grad, transposeA: .transposed, beta: 1)
                 if weight.isRowSparse { for r in 0..<vocabularySize { weight.markRowTouched(r) } }
@@ -136,67 +153,66 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
             BLAS.matmul(dLogits, weight.value, into: &dh)
             returnLogitsBuffer(dLogits)
             return dh
-        case .sampled(let h, let targets, let candidates, let gathered, let softmax):
-            let dLogits = SoftmaxCrossEntropy.backward(cache: softmax, dLoss: dLoss)
-            let n = h.rows, p = inputSize, s = candidates.count
-            var dh = Tensor<T>(shape: h.shape)
-            let trainW = weight.isTrainable, trainB = bias.isTrainable
-            h.withUnsafeBufferPointer { hp in
-                dLogits.withUnsafeBufferPointer { dl in
-                    weight.value.withUnsafeBufferPointer { w in
-                        dh.withUnsafeMutableBufferPointer { dhp in
-                            // dh = dS·W_S + d0·w_target
-                            gathered.withUnsafeBufferPointer { gp in
-                                BLAS.gemm(.none, .none, m: n, n: p, k: s, alpha: 1, a: dl.baseAddress! + 1, lda: 1 + s,
-                                          b: gp.baseAddress!, ldb: p, beta: 0, c: dhp.baseAddress!, ldc: p)
-                            }
-                            for r in 0..<n {
-                                let d0 = dl[r * (1 + s)], wt = w.baseAddress! + Int(targets[r]) * p
-                                let out = dhp.baseAddress! + r * p
-                                for k in 0..<p { out[k] += d0 * wt[k] }
-                            }
-                            // dW_S = dSᵀ·h, scattered to the candidate rows.
-                            if trainW {
-                                var dGathered = [T](repeating: 0, count: s * p)
-                                dGathered.withUnsafeMutableBufferPointer { dg in
-                                    BLAS.gemm(.transposed, .none, m: s, n: p, k: n, alpha: 1, a: dl.baseAddress! + 1, lda: 1 + s,
-                                              b: hp.baseAddress!, ldb: p, beta: 0, c: dg.baseAddress!, ldc: p)
-                                }
-                                weight.grad.withUnsafeMutableBufferPointer { gw in
-                                    for (j, id) in candidates.enumerated() {
-                                        let row = gw.baseAddress! + Int(id) * p
-                                        for k in 0..<p { row[k] += dGathered[j * p + k] }
-                                    }
-                                    for r in 0..<n {
-                                        let d0 = dl[r * (1 + s)], row = gw.baseAddress! + Int(targets[r]) * p
-                                        let hr = hp.baseAddress! + r * p
-                                        for k in 0..<p { row[k] += d0 * hr[k] }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                if trainB {
-                    // Candidate columns summed over rows in one pass, then scattered once; the true-class
-                    // column goes to each row's own target.
-                    var columnSums = [T](repeating: 0, count: 1 + s)
-                    dLogits.withUnsafeBufferPointer { dl in
-                        columnSums.withUnsafeMutableBufferPointer { Kernels.accumulateColumnSums(of: dl, columns: 1 + s, into: $0) }
-                        bias.grad.withUnsafeMutableBufferPointer { gb in
-                            for r in 0..<n { gb[Int(targets[r])] += dl[r * (1 + s)] }
-                            for (j, id) in candidates.enumerated() { gb[Int(id)] += columnSums[1 + j] }
-                        }
-                    }
-                }
-            }
-            if weight.isRowSparse && trainW {
-                for id in candidates { weight.markRowTouched(Int(id)) }
-                for id in targets { weight.markRowTouched(Int(id)) }
-            }
-            returnLogitsBuffer(dLogits)
-            return dh
         }
+        let targets = sampled.targets, candidates = sampled.candidates, gathered = sampled.gathered
+        let n = h.rows, p = inputSize, s = candidates.count
+        var dh = Tensor<T>(shape: h.shape)
+        let trainW = weight.isTrainable, trainB = bias.isTrainable
+        h.withUnsafeBufferPointer { hp in
+            dLogits.withUnsafeBufferPointer { dl in
+                weight.value.withUnsafeBufferPointer { w in
+                    dh.withUnsafeMutableBufferPointer { dhp in
+                        // dh = dS·W_S + d0·w_target
+                        gathered.withUnsafeBufferPointer { gp in
+                            BLAS.gemm(.none, .none, m: n, n: p, k: s, alpha: 1, a: dl.baseAddress! + 1, lda: 1 + s,
+                                      b: gp.baseAddress!, ldb: p, beta: 0, c: dhp.baseAddress!, ldc: p)
+                        }
+                        for r in 0..<n {
+                            let d0 = dl[r * (1 + s)], wt = w.baseAddress! + Int(targets[r]) * p
+                            let out = dhp.baseAddress! + r * p
+                            for k in 0..<p { out[k] += d0 * wt[k] }
+                        }
+                        // dW_S = dSᵀ·h, scattered to the candidate rows.
+                        if trainW {
+                            var dGathered = [T](repeating: 0, count: s * p)
+                            dGathered.withUnsafeMutableBufferPointer { dg in
+                                BLAS.gemm(.transposed, .none, m: s, n: p, k: n, alpha: 1, a: dl.baseAddress! + 1, lda: 1 + s,
+                                          b: hp.baseAddress!, ldb: p, beta: 0, c: dg.baseAddress!, ldc: p)
+                            }
+                            weight.grad.withUnsafeMutableBufferPointer { gw in
+                                for (j, id) in candidates.enumerated() {
+                                    let row = gw.baseAddress! + Int(id) * p
+                                    for k in 0..<p { row[k] += dGathered[j * p + k] }
+                                }
+                                for r in 0..<n {
+                                    let d0 = dl[r * (1 + s)], row = gw.baseAddress! + Int(targets[r]) * p
+                                    let hr = hp.baseAddress! + r * p
+                                    for k in 0..<p { row[k] += d0 * hr[k] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if trainB {
+                // Candidate columns summed over rows in one pass, then scattered once; the true-class
+                // column goes to each row's own target.
+                var columnSums = [T](repeating: 0, count: 1 + s)
+                dLogits.withUnsafeBufferPointer { dl in
+                    columnSums.withUnsafeMutableBufferPointer { Kernels.accumulateColumnSums(of: dl, columns: 1 + s, into: $0) }
+                    bias.grad.withUnsafeMutableBufferPointer { gb in
+                        for r in 0..<n { gb[Int(targets[r])] += dl[r * (1 + s)] }
+                        for (j, id) in candidates.enumerated() { gb[Int(id)] += columnSums[1 + j] }
+                    }
+                }
+            }
+        }
+        if weight.isRowSparse && trainW {
+            for id in candidates { weight.markRowTouched(Int(id)) }
+            for id in targets { weight.markRowTouched(Int(id)) }
+        }
+        returnLogitsBuffer(dLogits)
+        return dh
     }
 }
 
