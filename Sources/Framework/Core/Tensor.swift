@@ -106,6 +106,42 @@ public struct Tensor<T: Scalar>: Equatable, Sendable {
         return Array(scalars[(r * c)..<((r + 1) * c)])
     }
 
+    /// Rows `ids` of the matrix view, in that order: [ids.count, columns] (a row may repeat).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public func gatheringRows(_ ids: [Int32]) -> Tensor {
+        let c = columns, available = rows
+        var out = Tensor(uninitializedShape: [ids.count, c])
+        scalars.withUnsafeBufferPointer { source in
+            out.scalars.withUnsafeMutableBufferPointer { target in
+                for (n, id) in ids.enumerated() {
+                    let row = Int(id)
+                    precondition(row >= 0 && row < available, "row \(row) outside 0..<\(available)")
+                    (target.baseAddress! + n * c).update(from: source.baseAddress! + row * c, count: c)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Adds row n of `source` into row `ids[n]` of this matrix: the gradient of ``gatheringRows(_:)``.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public mutating func addRows(of source: Tensor, at ids: [Int32]) {
+        let c = columns, available = rows
+        precondition(source.rows == ids.count && source.columns == c, "rows \(source.shape) for \(ids.count) ids of width \(c)")
+        source.scalars.withUnsafeBufferPointer { s in
+            scalars.withUnsafeMutableBufferPointer { t in
+                for (n, id) in ids.enumerated() {
+                    let row = Int(id)
+                    precondition(row >= 0 && row < available, "row \(row) outside 0..<\(available)")
+                    Kernels.add(UnsafeBufferPointer(rebasing: s[(n * c)..<((n + 1) * c)]),
+                                into: UnsafeMutableBufferPointer(rebasing: t[(row * c)..<((row + 1) * c)]))
+                }
+            }
+        }
+    }
+
     /// Largest absolute elementwise difference to `other` (same shape); NaN if either holds NaN.
     public func maxAbsDifference(_ other: Tensor) -> T {
         precondition(shape == other.shape, "shape \(shape) vs \(other.shape)")

@@ -30,18 +30,7 @@ public struct Embedding<T: Scalar>: HasParameters {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func forward(_ ids: [Int32]) -> Tensor<T> {
-        let d = dimension, v = vocabularySize
-        var out = Tensor<T>(shape: [ids.count, d])
-        table.value.withUnsafeBufferPointer { w in
-            out.withUnsafeMutableBufferPointer { o in
-                for (n, id) in ids.enumerated() {
-                    let row = Int(id)
-                    precondition(row >= 0 && row < v, "embedding id \(row) outside 0..<\(v)")
-                    (o.baseAddress! + n * d).update(from: w.baseAddress! + row * d, count: d)
-                }
-            }
-        }
-        return out
+        table.value.gatheringRows(ids)
     }
 
     /// Adds dOut [N, D] into the rows named by `ids`.

@@ -27,14 +27,20 @@ public final class ELMoEmbedder<T: Scalar> {
     }
 
     /// Per sentence a [L + 1, n, 2P] tensor, in input order, batches of ``batchSize`` sentences.
+    ///
+    /// Stateless, the sentences are batched by length (the results do not depend on the batch: every row
+    /// starts from zero state and padding comes after its sentence), so a batch runs few padded steps.
+    /// Stateful, each batch is the next ``batchSize`` sentences in input order, row r continuing row r.
     @_specialize(exported: true, where T == Float)
     public func encode(_ sentences: [[String]]) -> [Tensor<T>] {
-        var result: [Tensor<T>] = []
-        result.reserveCapacity(sentences.count)
-        for start in stride(from: 0, to: sentences.count, by: batchSize) {
-            result += encodeBatch(Array(sentences[start..<min(start + batchSize, sentences.count)]))
+        let order = stateful ? Array(sentences.indices)
+            : sentences.indices.sorted { (sentences[$0].count, $0) < (sentences[$1].count, $1) }
+        var result = [Tensor<T>?](repeating: nil, count: sentences.count)
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let batch = Array(order[start..<min(start + batchSize, order.count)])
+            for (index, encoded) in zip(batch, encodeBatch(batch.map { sentences[$0] })) { result[index] = encoded }
         }
-        return result
+        return result.map { $0! }
     }
 
     /// Everything ``encode`` computes for one batch, with the caches a trainable encoder needs.
@@ -42,7 +48,10 @@ public final class ELMoEmbedder<T: Scalar> {
         public var rows: Int
         public var steps: Int
         public var lengths: [Int]
+        /// The char-CNN ran once per distinct token of the batch (padding included): its cache, and per
+        /// slot of ``tokenEmbeddings`` the distinct token there.
         public var charCache: CharCNN<T>.Cache
+        public var slotTokens: [Int32]
         public var tokenEmbeddings: Tensor<T>               // [2·T·B, P] forward inputs then backward inputs
         public var stacks: [Direction: BidirectionalLM<T>.StackCache]
     }
@@ -55,18 +64,32 @@ public final class ELMoEmbedder<T: Scalar> {
         let lengths = sentences.map(\.count)
         let steps = (lengths.max() ?? 0) + 2
         let width = CharacterIDs.tokenLength
-        var chars = [Int32](repeating: 0, count: 2 * steps * rows * width)
+        // Both directions read the same tokens, sentences repeat words, and padding is one token: the
+        // char-CNN (most of the arithmetic of a preset with the full filter banks) runs once per distinct
+        // character row. Distinct token 0 is the padding (all zero characters).
+        var distinct: [ArraySlice<Int32>: Int32] = [:]
+        var distinctChars = [Int32](repeating: 0, count: width)
+        distinct[distinctChars[0..<width]] = 0
+        var slotTokens = [Int32](repeating: 0, count: 2 * steps * rows)
         for (r, words) in sentences.enumerated() {
             let encoded = EncodedSentence(words: words, vocabulary: vocabulary)
             for k in 0..<(words.count + 2) {
-                for direction in Direction.allCases {
-                    let source = encoded.index(k, backward: direction == .backward) * width
-                    let slot = (direction == .forward ? 0 : steps * rows) + k * rows + r
-                    for c in 0..<width { chars[slot * width + c] = encoded.chars[source + c] }
+                let row = encoded.chars[(k * width)..<((k + 1) * width)]
+                let token: Int32
+                if let known = distinct[row] {
+                    token = known
+                } else {
+                    token = Int32(distinct.count)
+                    distinct[row] = token
+                    distinctChars += row
                 }
+                // Position k of the sentence is forward step k and backward step n + 1 − k.
+                slotTokens[k * rows + r] = token
+                slotTokens[steps * rows + (words.count + 1 - k) * rows + r] = token
             }
         }
-        let (embeddings, charCache) = model.charCNN.forward(chars: chars)
+        let (distinctEmbeddings, charCache) = model.charCNN.forward(chars: distinctChars)
+        let embeddings = distinctEmbeddings.gatheringRows(slotTokens)
         let p = model.tokenDim, tokens = steps * rows
         func runDirection(_ direction: Direction) -> BidirectionalLM<T>.StackCache {
             let offset = direction == .forward ? 0 : tokens * p
@@ -90,7 +113,7 @@ public final class ELMoEmbedder<T: Scalar> {
                 }
             }
         }
-        return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache,
+        return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache, slotTokens: slotTokens,
                          tokenEmbeddings: embeddings, stacks: stacks)
     }
 

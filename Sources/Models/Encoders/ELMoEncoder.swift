@@ -148,7 +148,10 @@ public final class ELMoEncoder<T: Scalar> {
                 }
             }
         }
-        model.charCNN.backward(dEmbeddings, cache: pass.charCache)
+        // Each slot's gradient goes to the distinct token the char-CNN computed for it.
+        var dDistinct = Tensor<T>(shape: [pass.charCache.tokenCount, p])
+        dDistinct.addRows(of: dEmbeddings, at: pass.slotTokens)
+        model.charCNN.backward(dDistinct, cache: pass.charCache)
     }
 }
 

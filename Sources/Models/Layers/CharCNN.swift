@@ -58,6 +58,8 @@ public final class CharCNN<T: Scalar>: HasParameters {
         var projectionCache: Linear<T>.Cache?
         /// The concatenated, pooled features (relu applied), before the highways.
         public var convolutionOutput: Tensor<T> { pooled }
+        /// Tokens the forward encoded (N).
+        public var tokenCount: Int { pooled.rows }
     }
 
     /// Tokens per im2col block: bounds the window matrix (≈ tokens·50·w·E floats) whatever N is.

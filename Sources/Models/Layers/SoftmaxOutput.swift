@@ -86,7 +86,8 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         // among the candidates (−1: not drawn), to remove accidental hits without a search.
         var correction = [T](repeating: 0, count: 1 + s)
         var position = [Int32](repeating: -1, count: v)
-        var gathered: [T] = []
+        // Candidate logits: the candidate rows of W gathered, then one GEMM.
+        let gathered = weight.value.gatheringRows(sample.candidates).scalars
         h.withUnsafeBufferPointer { hp in
             weight.value.withUnsafeBufferPointer { w in
                 bias.value.withUnsafeBufferPointer { bp in
@@ -94,8 +95,6 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
                         correction[1 + j] = bp[Int(id)] - T(sample.logExpectedCount[j])
                         position[Int(id)] = Int32(j)
                     }
-                    // Candidate logits: gather the candidate rows, one GEMM.
-                    gathered = Self.gatherRows(w, ids: sample.candidates, width: p)
                     logits.withUnsafeMutableBufferPointer { lp in
                         gathered.withUnsafeBufferPointer { gp in
                             BLAS.gemm(.none, .transposed, m: n, n: s, k: p, alpha: 1, a: hp.baseAddress!, lda: p,
@@ -121,17 +120,6 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),
                 Cache(input: h, softmax: cache,
                       sampled: SampledPart(targets: targets, candidates: sample.candidates, gathered: gathered)))
-    }
-
-    /// The rows `ids` of a [V, width] matrix, packed: [ids.count, width].
-    static func gatherRows(_ matrix: UnsafeBufferPointer<T>, ids: [Int32], width: Int) -> [T] {
-        var out = [T](repeating: 0, count: ids.count * width)
-        out.withUnsafeMutableBufferPointer { o in
-            for (j, id) in ids.enumerated() {
-                (o.baseAddress! + j * width).update(from: matrix.baseAddress! + Int(id) * width, count: width)
-            }
-        }
-        return out
     }
 
     /// d(mean loss · dLoss) → dh [N, P]; accumulates the softmax gradients.
