@@ -73,6 +73,10 @@ public final class CharCNN<T: Scalar>: HasParameters {
         let n = chars.count / length
         let embedded = embedding.forward(chars).reshaped([n, length, e])
         let d = filterCount
+        // A token's characters end in a run of one repeated id (the padding after the end-of-word marker):
+        // every window that starts inside that run reads only that id, so they all score alike and the first
+        // of them stands for all in the max. A word of 5 letters has 8 distinct windows of width 7, not 44.
+        let runStarts = Self.trailingRunStarts(chars)
         var pooled = Tensor<T>(shape: [n, d])
         var argmax: [[Int32]] = []
         var column = 0
@@ -82,14 +86,22 @@ public final class CharCNN<T: Scalar>: HasParameters {
             let block = Self.blockTokens
             var windows = [T](repeating: 0, count: min(block, n) * positions * windowSize)
             var scores = [T](repeating: 0, count: min(block, n) * positions * filter.count)
+            // Per token of a block: its windows (those that differ) and where its rows start in the scores.
+            var windowCounts = [Int](repeating: 0, count: block), firstRows = [Int](repeating: 0, count: block)
             for start in stride(from: 0, to: n, by: block) {
                 let tokens = min(block, n - start)
+                var rows = 0
+                for t in 0..<tokens {
+                    windowCounts[t] = min(runStarts[start + t] + 1, positions)
+                    firstRows[t] = rows
+                    rows += windowCounts[t]
+                }
                 embedded.withUnsafeBufferPointer { emb in
                     windows.withUnsafeMutableBufferPointer { w in
                         for t in 0..<tokens {
                             let tokenBase = emb.baseAddress! + (start + t) * length * e
-                            for p in 0..<positions {
-                                (w.baseAddress! + (t * positions + p) * windowSize).update(from: tokenBase + p * e, count: windowSize)
+                            for p in 0..<windowCounts[t] {
+                                (w.baseAddress! + (firstRows[t] + p) * windowSize).update(from: tokenBase + p * e, count: windowSize)
                             }
                         }
                     }
@@ -97,7 +109,7 @@ public final class CharCNN<T: Scalar>: HasParameters {
                 windows.withUnsafeBufferPointer { w in
                     convolutionWeights[k].value.withUnsafeBufferPointer { wk in
                         scores.withUnsafeMutableBufferPointer { s in
-                            BLAS.gemm(.none, .none, m: tokens * positions, n: filter.count, k: windowSize, alpha: 1,
+                            BLAS.gemm(.none, .none, m: rows, n: filter.count, k: windowSize, alpha: 1,
                                       a: w.baseAddress!, lda: windowSize, b: wk.baseAddress!, ldb: filter.count,
                                       beta: 0, c: s.baseAddress!, ldc: filter.count)
                         }
@@ -110,12 +122,12 @@ public final class CharCNN<T: Scalar>: HasParameters {
                                 for t in 0..<tokens {
                                     let outRow = out.baseAddress! + (start + t) * d + column
                                     let amRow = am.baseAddress! + (start + t) * filter.count
-                                    let base = s.baseAddress! + t * positions * filter.count
+                                    let base = s.baseAddress! + firstRows[t] * filter.count
                                     for f in 0..<filter.count {
                                         outRow[f] = base[f]
                                         amRow[f] = 0
                                     }
-                                    for p in 1..<max(positions, 1) {
+                                    for p in 1..<max(windowCounts[t], 1) {
                                         let row = base + p * filter.count
                                         for f in 0..<filter.count where row[f] > outRow[f] {
                                             outRow[f] = row[f]
@@ -147,6 +159,18 @@ public final class CharCNN<T: Scalar>: HasParameters {
         }
         return (x, Cache(chars: chars, embedded: embedded, argmax: argmax, pooled: pooled,
                          highwayCaches: highwayCaches, projectionCache: projectionCache))
+    }
+
+    /// Per token of `chars` [N·50], the position where its final run of one repeated id begins (0 when
+    /// all 50 are the same).
+    static func trailingRunStarts(_ chars: [Int32]) -> [Int] {
+        let length = CharacterIDs.tokenLength
+        return (0..<(chars.count / length)).map { t in
+            let base = t * length, last = chars[base + length - 1]
+            var start = length - 1
+            while start > 0 && chars[base + start - 1] == last { start -= 1 }
+            return start
+        }
     }
 
     /// The highway stack's output (the projection's input), for tests and golden comparisons.
