@@ -27,13 +27,14 @@ struct ModelGradientTests {
         #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
     }
 
-    @Test("Char-CNN: embedding, convolutions + max-pool + relu, highway, projection")
+    @Test("Char-CNN: embedding, convolutions + max-pool + relu, highway, projection; repeated tokens computed once")
     func charCNN() {
         var rng = SeededRandom(seed: 21)
         let cnn = CharCNN<Double>(embeddingDim: 3, filters: [(1, 2), (2, 3), (3, 2)], highwayCount: 1, outputDim: 4, rng: &rng)
         for p in cnn.parameters where p.name.contains("conv") { rng.fillUniform(&p.value, -0.6, 0.6) }
-        let chars = Self.chars(["<S>", "héllo", "a", "</S>", "zz"])
-        let loss = ProjectionLoss(shape: [5, 4], seed: 22)
+        // "a" twice: the network runs once for it and its two gradients add up.
+        let chars = Self.chars(["<S>", "héllo", "a", "</S>", "zz", "a"])
+        let loss = ProjectionLoss(shape: [6, 4], seed: 22)
         let result = GradientChecker.check(cnn.parameters, samplesPerTensor: 80) {
             loss.value(cnn.forward(chars: chars).output)
         } backward: {

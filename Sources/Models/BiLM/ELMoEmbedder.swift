@@ -48,10 +48,7 @@ public final class ELMoEmbedder<T: Scalar> {
         public var rows: Int
         public var steps: Int
         public var lengths: [Int]
-        /// The char-CNN ran once per distinct token of the batch (padding included): its cache, and per
-        /// slot of ``tokenEmbeddings`` the distinct token there.
         public var charCache: CharCNN<T>.Cache
-        public var slotTokens: [Int32]
         public var tokenEmbeddings: Tensor<T>               // [2·T·B, P] forward inputs then backward inputs
         public var stacks: [Direction: BidirectionalLM<T>.StackCache]
     }
@@ -64,32 +61,19 @@ public final class ELMoEmbedder<T: Scalar> {
         let lengths = sentences.map(\.count)
         let steps = (lengths.max() ?? 0) + 2
         let width = CharacterIDs.tokenLength
-        // Both directions read the same tokens, sentences repeat words, and padding is one token: the
-        // char-CNN (most of the arithmetic of a preset with the full filter banks) runs once per distinct
-        // character row. Distinct token 0 is the padding (all zero characters).
-        var distinct: [ArraySlice<Int32>: Int32] = [:]
-        var distinctChars = [Int32](repeating: 0, count: width)
-        distinct[distinctChars[0..<width]] = 0
-        var slotTokens = [Int32](repeating: 0, count: 2 * steps * rows)
+        var chars = [Int32](repeating: 0, count: 2 * steps * rows * width)
         for (r, words) in sentences.enumerated() {
             let encoded = EncodedSentence(words: words, vocabulary: vocabulary)
             for k in 0..<(words.count + 2) {
-                let row = encoded.chars[(k * width)..<((k + 1) * width)]
-                let token: Int32
-                if let known = distinct[row] {
-                    token = known
-                } else {
-                    token = Int32(distinct.count)
-                    distinct[row] = token
-                    distinctChars += row
-                }
                 // Position k of the sentence is forward step k and backward step n + 1 − k.
-                slotTokens[k * rows + r] = token
-                slotTokens[steps * rows + (words.count + 1 - k) * rows + r] = token
+                let token = encoded.chars[(k * width)..<((k + 1) * width)]
+                let forwardSlot = k * rows + r, backwardSlot = steps * rows + (words.count + 1 - k) * rows + r
+                chars.replaceSubrange((forwardSlot * width)..<((forwardSlot + 1) * width), with: token)
+                chars.replaceSubrange((backwardSlot * width)..<((backwardSlot + 1) * width), with: token)
             }
         }
-        let (distinctEmbeddings, charCache) = model.charCNN.forward(chars: distinctChars)
-        let embeddings = distinctEmbeddings.gatheringRows(slotTokens)
+        // The char-CNN runs once per distinct token: both directions' copies and the padding slots cost one each.
+        let (embeddings, charCache) = model.charCNN.forward(chars: chars)
         let p = model.tokenDim, tokens = steps * rows
         func runDirection(_ direction: Direction) -> BidirectionalLM<T>.StackCache {
             let offset = direction == .forward ? 0 : tokens * p
@@ -113,7 +97,7 @@ public final class ELMoEmbedder<T: Scalar> {
                 }
             }
         }
-        return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache, slotTokens: slotTokens,
+        return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache,
                          tokenEmbeddings: embeddings, stacks: stacks)
     }
 

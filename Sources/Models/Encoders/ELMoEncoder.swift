@@ -148,10 +148,7 @@ public final class ELMoEncoder<T: Scalar> {
                 }
             }
         }
-        // Each slot's gradient goes to the distinct token the char-CNN computed for it.
-        var dDistinct = Tensor<T>(shape: [pass.charCache.tokenCount, p])
-        dDistinct.addRows(of: dEmbeddings, at: pass.slotTokens)
-        model.charCNN.backward(dDistinct, cache: pass.charCache)
+        model.charCNN.backward(dEmbeddings, cache: pass.charCache)
     }
 }
 

@@ -49,27 +49,34 @@ public final class CharCNN<T: Scalar>: HasParameters {
                      weightInit: .normal(std: 1 / Double(d).squareRoot()), rng: &rng)
     }
 
+    /// Everything below `slots` is per distinct token (U of them).
     public struct Cache {
-        var chars: [Int32]
-        var embedded: Tensor<T>       // [N, 50, E]
-        var argmax: [[Int32]]         // per bank [N, n]: the window position of the max
-        var pooled: Tensor<T>         // [N, D] after relu
+        /// Per input token, its distinct token: the output is computed for those and gathered.
+        var slots: [Int32]
+        var chars: [Int32]            // [U·50]
+        var embedded: Tensor<T>       // [U, 50, E]
+        var argmax: [[Int32]]         // per bank [U, n]: the window position of the max
+        var pooled: Tensor<T>         // [U, D] after relu
         var highwayCaches: [Highway<T>.Cache]
         var projectionCache: Linear<T>.Cache?
-        /// The concatenated, pooled features (relu applied), before the highways.
-        public var convolutionOutput: Tensor<T> { pooled }
-        /// Tokens the forward encoded (N).
-        public var tokenCount: Int { pooled.rows }
+        /// The concatenated, pooled features (relu applied), before the highways: [N, D].
+        public var convolutionOutput: Tensor<T> { pooled.gatheringRows(slots) }
+        /// Distinct tokens among the input (U).
+        public var distinctTokenCount: Int { pooled.rows }
     }
 
     /// Tokens per im2col block: bounds the window matrix (≈ tokens·50·w·E floats) whatever N is.
     static var blockTokens: Int { 64 }
 
     /// chars [N·50] → token vectors [N, outputDim].
+    ///
+    /// A batch repeats tokens (both LM directions read the same words, text repeats words, padding slots
+    /// are one token): the network runs once per distinct row of characters and the output is gathered.
     @_specialize(exported: true, where T == Float)
-    public func forward(chars: [Int32]) -> (output: Tensor<T>, cache: Cache) {
+    public func forward(chars allChars: [Int32]) -> (output: Tensor<T>, cache: Cache) {
         let length = CharacterIDs.tokenLength, e = embeddingDim
-        precondition(chars.count % length == 0, "chars must be N·\(length)")
+        precondition(allChars.count % length == 0, "chars must be N·\(length)")
+        let (chars, slots) = Self.distinctRows(allChars)
         let n = chars.count / length
         let embedded = embedding.forward(chars).reshaped([n, length, e])
         let d = filterCount
@@ -157,8 +164,28 @@ public final class CharCNN<T: Scalar>: HasParameters {
             projectionCache = cache
             x = y
         }
-        return (x, Cache(chars: chars, embedded: embedded, argmax: argmax, pooled: pooled,
-                         highwayCaches: highwayCaches, projectionCache: projectionCache))
+        return (x.gatheringRows(slots), Cache(slots: slots, chars: chars, embedded: embedded, argmax: argmax, pooled: pooled,
+                                              highwayCaches: highwayCaches, projectionCache: projectionCache))
+    }
+
+    /// The distinct rows of `chars` [N·50] in order of first appearance, [U·50], and per row its index among them.
+    static func distinctRows(_ chars: [Int32]) -> (chars: [Int32], slots: [Int32]) {
+        let length = CharacterIDs.tokenLength, count = chars.count / length
+        var index: [ArraySlice<Int32>: Int32] = [:]
+        index.reserveCapacity(count)
+        var distinct: [Int32] = []
+        var slots = [Int32](repeating: 0, count: count)
+        for t in 0..<count {
+            let row = chars[(t * length)..<((t + 1) * length)]
+            if let known = index[row] {
+                slots[t] = known
+            } else {
+                slots[t] = Int32(index.count)
+                index[row] = slots[t]
+                distinct += row
+            }
+        }
+        return (distinct, slots)
     }
 
     /// Per token of `chars` [N·50], the position where its final run of one repeated id begins (0 when
@@ -173,15 +200,18 @@ public final class CharCNN<T: Scalar>: HasParameters {
         }
     }
 
-    /// The highway stack's output (the projection's input), for tests and golden comparisons.
+    /// The highway stack's output (the projection's input) per input token, for tests and golden comparisons.
     public func highwayOutput(_ cache: Cache) -> Tensor<T> {
-        cache.projectionCache?.input ?? (cache.highwayCaches.isEmpty ? cache.pooled : cache.highwayCaches.last!.x)
+        (cache.projectionCache?.input ?? (cache.highwayCaches.isEmpty ? cache.pooled : cache.highwayCaches.last!.x))
+            .gatheringRows(cache.slots)
     }
 
     /// dOutput [N, outputDim] → accumulates every parameter's gradient.
     @_specialize(exported: true, where T == Float)
     public func backward(_ dOutput: Tensor<T>, cache: Cache) {
-        var dx = dOutput
+        // Each input token's gradient goes to the distinct token computed for it.
+        var dx = Tensor<T>(shape: [cache.distinctTokenCount, dOutput.columns])
+        dx.addRows(of: dOutput, at: cache.slots)
         if let projection, let projectionCache = cache.projectionCache {
             dx = projection.backward(dx, cache: projectionCache)!
         }
