@@ -44,9 +44,9 @@ struct BadInputTests {
     static let directory: String = {
         let d = RepositoryPaths.temporaryDirectory("bad-inputs")
         let fm = FileManager.default
-        fm.createFile(atPath: "\(d)/empty.txt", contents: Data())
-        fm.createFile(atPath: "\(d)/garbage.bin", contents: Data((0..<4096).map { UInt8(($0 * 7919) % 256) }))
-        fm.createFile(atPath: "\(d)/latin1.txt", contents: Data("good line\ncaf\u{E9} line\n".utf8.map { $0 }) + Data([0x63, 0x61, 0x66, 0xE9, 0x0A]))
+        precondition(fm.createFile(atPath: "\(d)/empty.txt", contents: Data()), "could not write a test fixture")
+        precondition(fm.createFile(atPath: "\(d)/garbage.bin", contents: Data((0..<4096).map { UInt8(($0 * 7919) % 256) })), "could not write a test fixture")
+        precondition(fm.createFile(atPath: "\(d)/latin1.txt", contents: Data("good line\ncaf\u{E9} line\n".utf8.map { $0 }) + Data([0x63, 0x61, 0x66, 0xE9, 0x0A])), "could not write a test fixture")
         try! "the\nof\nthe\n".write(toFile: "\(d)/duplicate-vocab.txt", atomically: true, encoding: .utf8)
         try! "a b c\n".write(toFile: "\(d)/corpus.txt", atomically: true, encoding: .utf8)
         try! (String(repeating: "x", count: 10_000) + " b\n").write(toFile: "\(d)/long-token.txt", atomically: true, encoding: .utf8)
@@ -63,10 +63,10 @@ struct BadInputTests {
         trainer.log = { _ in }
         try! trainer.run()
         let bytes = try! Files.readBytes("\(d)/ckpt/final.safetensors", role: "test")
-        fm.createFile(atPath: "\(d)/ckpt/truncated.safetensors", contents: Data(bytes.prefix(bytes.count - 100)))
+        precondition(fm.createFile(atPath: "\(d)/ckpt/truncated.safetensors", contents: Data(bytes.prefix(bytes.count - 100))), "could not write a test fixture")
         var corrupted = bytes
         for i in 8..<40 { corrupted[i] = 0x7B }
-        fm.createFile(atPath: "\(d)/ckpt/corrupted.safetensors", contents: Data(corrupted))
+        precondition(fm.createFile(atPath: "\(d)/ckpt/corrupted.safetensors", contents: Data(corrupted)), "could not write a test fixture")
         return d
     }()
 

@@ -115,7 +115,7 @@ struct DataFetchTests {
         // A damaged archive fails verification with one line naming it.
         var damaged = archive
         damaged[damaged.count / 2] ^= 0xFF
-        FileManager.default.createFile(atPath: "\(target)/set.tar.gz", contents: Data(damaged))
+        #expect(FileManager.default.createFile(atPath: "\(target)/set.tar.gz", contents: Data(damaged)))
         try BadInputTests.expectRejected(["data", "verify", "--url", url, "--sha256", sha, "--dir", target],
                                          mentions: ["set.tar.gz", "sha256", "expected \(sha)"])
         try BadInputTests.expectRejected(["data", "fetch", "enwik9"], mentions: ["enwik9", "rt-polarity, googlenews, 1b-word"])
