@@ -47,7 +47,6 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         var gathered: [T]
     }
 
-    /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
     /// A logits buffer of `shape`: one a backward handed back, or a new one.
     private func takeLogitsBuffer(_ shape: [Int]) -> Tensor<T> {
         if let index = spareLogits.firstIndex(where: { $0.shape == shape }) { return spareLogits.remove(at: index) }
@@ -64,6 +63,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         returnLogitsBuffer(cache.softmax.takeExponentials())
     }
 
+    /// Full softmax cross-entropy of h [N, P] against targets [N] (mask: which rows count).
     @_specialize(exported: true, where T == Float)
     public func fullLoss(_ h: Tensor<T>, targets: [Int32], mask: [Bool]?) -> (Loss, Cache) {
         let n = h.rows, v = vocabularySize
@@ -71,7 +71,7 @@ public final class SoftmaxOutput<T: Scalar>: HasParameters {
         BLAS.matmul(h, weight.value, into: &logits, transposeB: .transposed)
         let (out, cache) = SoftmaxCrossEntropy.forward(logits: consume logits, targets: targets, mask: mask,
                                                        rowBias: bias.value.scalars)
-        return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows),  Cache(input: h, softmax: cache, sampled: nil))
+        return (Loss(mean: out.loss, total: out.totalNLL, tokens: out.keptRows), Cache(input: h, softmax: cache, sampled: nil))
     }
 
     /// Sampled softmax (Jean et al. 2015; TensorFlow's `sampled_softmax_loss`): per token, the true class
