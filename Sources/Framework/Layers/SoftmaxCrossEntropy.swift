@@ -88,6 +88,8 @@ public enum SoftmaxCrossEntropy<T: Scalar> {
     @_specialize(exported: true, where T == Double)
     public static func backward(takingFrom cache: inout Cache, dLoss: T = 1) -> Tensor<T> {
         var grad = cache.takeExponentials()
+        precondition(grad.rank == 2 && grad.rows == cache.targets.count,
+                     "softmax backward: the cache has no buffer (already back-propagated or released)")
         let n = grad.rows, v = grad.columns
         let scale = cache.keptRows > 0 ? dLoss / T(cache.keptRows) : 0
         let mask = cache.mask, targets = cache.targets, inverseSums = cache.inverseSums
