@@ -54,6 +54,8 @@ public final class ELMoEncoder<T: Scalar> {
         var distinct: [[String]] = []
         var seen = Set<[String]>()
         for s in sentences where seen.insert(s).inserted { distinct.append(s) }
+        // By length, as the embedder batches: few padded steps per batch, and the features do not depend on the batch.
+        distinct.sort { $0.count < $1.count }
         let batch = 64
         for start in stride(from: 0, to: distinct.count, by: batch) {
             let chunk = Array(distinct[start..<min(start + batch, distinct.count)])
