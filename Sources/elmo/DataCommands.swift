@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Framework
+import Models
 
 /// A published data set: where it lives, its published checksum, what it unpacks to.
 struct DataSource {
@@ -37,7 +38,34 @@ enum DataCatalog {
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Download and verify the published data sets.",
-        subcommands: [DataFetch.self, DataVerify.self])
+        subcommands: [DataFetch.self, DataVerify.self, DataText.self])
+}
+
+/// rt-polarity's sentences as a plain corpus, e.g. to continue pretraining the LM on the task's own
+/// (unlabelled) training text before fine-tuning, as ULMFiT does.
+struct DataText: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text", abstract: "Write rt-polarity's sentences, tokenized as `train` reads them, one per line (no labels).")
+    @Option(help: "Directory with rt-polarity.pos/.neg and split-random-state-2020.tsv.") var dataDir = "data/rt-polarity"
+    @Option(help: "train | test | all (train and test follow the shipped split).") var split = "train"
+    @Option(help: "Output text file.") var output: String
+
+    func run() throws {
+        let data = try SentencePolarity(directory: dataDir)
+        let indices: [Int]
+        switch split {
+        case "all": indices = Array(data.sentences.indices)
+        case "train", "test":
+            guard let train = data.trainIndices, let test = data.testIndices else {
+                throw InputError("--split \(split): \(dataDir)/split-random-state-2020.tsv is missing")
+            }
+            indices = split == "train" ? train : test
+        default: throw InputError("--split \(split): expected train, test or all")
+        }
+        let text = indices.map { data.sentences[$0].joined(separator: " ") + "\n" }.joined()
+        try Files.writeAtomically(Array(text.utf8), to: output)
+        print("wrote \(output): \(indices.count) sentences, \(indices.reduce(0) { $0 + data.sentences[$1].count }) tokens")
+    }
 }
 
 struct SourceOptions: ParsableArguments {

@@ -63,10 +63,15 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Sampled softmax with N candidates per direction (default: full softmax).") var sampledSoftmax: Int?
     @Option(help: "Probability that a sentence starts from a zero LSTM state instead of the carried one (0 = bilm-tf).") var stateResetProb = 0.25
     @Option(help: "Continue from DIR/STEP (parameters, optimizer state, data position, RNG).") var initFromCkpt: String?
+    @Option(help: "Start from DIR/STEP's parameters only: fresh optimizer, step count and data position (e.g. on another corpus).") var initWeightsFrom: String?
     @Option(help: "Random seed.") var seed: UInt64 = 2020
 
     func run() throws {
         try Check.probability(stateResetProb, "--state-reset-prob")
+        if initFromCkpt != nil, initWeightsFrom != nil {
+            throw InputError("--init-from-ckpt and --init-weights-from: give one (the first continues a run, the second starts one from its parameters)")
+        }
+        let startFrom = initFromCkpt ?? initWeightsFrom
         try Check.positive(saveFreq, "--save-freq")
         try Check.positive(logFreq, "--log-freq")
         if let maxSteps { try Check.positive(maxSteps, "--max-steps") }
@@ -96,8 +101,9 @@ struct PretrainCommand: ParsableCommand {
         settings.seed = seed
         settings.optimizerName = self.optimizer
         settings.optimizerOptions = ["lr": String(lr)]
-        // With --init-from-ckpt the vocabulary comes from the checkpoint; an explicit --vocab-file must agree.
-        let vocabulary: Vocabulary? = initFromCkpt != nil && vocabFile == "data/wikitext-2/vocab.txt"
+        settings.restoreTrainingState = initWeightsFrom == nil
+        // From a checkpoint the vocabulary is the checkpoint's; an explicit --vocab-file must agree.
+        let vocabulary: Vocabulary? = startFrom != nil && vocabFile == "data/wikitext-2/vocab.txt"
             && !FileManager.default.fileExists(atPath: vocabFile) ? nil : try Vocabulary(contentsOf: vocabFile)
         // Under Open MPI's mpirun: data-parallel over its ranks (see README, "Data-parallel pretraining").
         let communicator: any Communicator = try OpenMPI.fromEnvironment() ?? SingleProcess()
@@ -109,7 +115,7 @@ struct PretrainCommand: ParsableCommand {
                 BLASRuntime.setThreads(max(1, BLASRuntime.processors / max(local, 1)))
             }
         }
-        let trainer = try Pretrainer(config: settings, vocabulary: vocabulary, optimizer: optimizer, resumeFrom: initFromCkpt,
+        let trainer = try Pretrainer(config: settings, vocabulary: vocabulary, optimizer: optimizer, resumeFrom: startFrom,
                                      communicator: communicator)
         try trainer.run()
         communicator.finish()

@@ -97,6 +97,39 @@ struct PretrainTests {
         #expect(result.forwardPerplexity < Double(vocabulary.count) && result.backwardPerplexity < Double(vocabulary.count))
     }
 
+    /// A data position belongs to its corpus: resuming on other files is refused with a pointer to
+    /// `--init-weights-from`, which takes the parameters alone and starts step, data and optimizer afresh.
+    @Test func anotherCorpusStartsFromTheWeightsOnly() throws {
+        let (pattern, vocabulary, directory) = try Self.corpus()
+        let first = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/a", maxSteps: 4, sampled: nil),
+                                   vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+        first.log = { _ in }
+        try first.run()
+        try "the cat ran on a mat\na dog sat\n".write(toFile: "\(directory)/other.txt", atomically: true, encoding: .utf8)
+        let other = Self.config("\(directory)/other.txt", saveDir: "\(directory)/b", maxSteps: 2, sampled: nil)
+        do {
+            _ = try Pretrainer(config: other, vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/a/4")
+            Issue.record("resuming on another corpus was accepted")
+        } catch let error as InputError {
+            #expect(error.message.contains("data position is in other files (shard-0.txt, shard-1.txt)"), "\(error.message)")
+            #expect(error.message.contains("--init-weights-from"), "\(error.message)")
+        }
+        var weightsOnly = other
+        weightsOnly.restoreTrainingState = false
+        let second = try Pretrainer(config: weightsOnly, vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/a/4")
+        second.log = { _ in }
+        #expect(second.step == 0)
+        for (a, b) in zip(first.model.parameters, second.model.parameters) {
+            #expect(a.value.scalars == b.value.scalars, "\(a.name) differs from the checkpoint's")
+        }
+        try second.run()
+        #expect(second.step == 2)
+        // The same corpus still resumes.
+        let resumed = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/a", maxSteps: 6, sampled: nil),
+                                     vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/a/4")
+        #expect(resumed.step == 4)
+    }
+
     @Test func checkpointOfAnotherShapeNamesTheTensor() throws {
         let (pattern, vocabulary, directory) = try Self.corpus()
         let trainer = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/a", maxSteps: 1, sampled: nil),

@@ -27,6 +27,9 @@ public struct PretrainConfig: Sendable {
     public var seed: UInt64 = 2020
     public var optimizerName = "adagrad"
     public var optimizerOptions: [String: String] = [:]
+    /// With a checkpoint to start from: false takes its parameters only, with a fresh optimizer, step
+    /// count and data position (to continue on another corpus, as bilm-tf's restart.py does).
+    public var restoreTrainingState = true
 
     public init(trainPattern: String, options: BiLMOptions, saveDirectory: String) {
         self.trainPattern = trainPattern
@@ -129,7 +132,7 @@ public final class Pretrainer {
         states = model.zeroStates(batch: localRows.count)
         let stream = try SentenceStream(corpus: corpus, vocabulary: self.vocabulary, seed: config.seed, shuffle: true, singlePass: false)
         batcher = StreamBatcher(stream: stream, rows: config.batchSize, steps: config.unrollSteps)
-        if let prefix { try restoreTrainingState(prefix, corpus: corpus) }
+        if let prefix, config.restoreTrainingState { try restoreTrainingState(prefix, corpus: corpus) }
     }
 
     // MARK: - Training state
@@ -158,6 +161,12 @@ public final class Pretrainer {
         step = Int(try integers("train.step", count: 1)[0])
         guard let rngTensor = file["train.rng"] else { throw InputError("\(source): tensor train.rng is missing") }
         rng = SeededRandom(stateWords: try rngTensor.words(name: "train.rng", source: source))
+        // A data position only means something in the corpus it was saved in.
+        if let stored = file.metadata["data.files"], stored != Self.corpusIdentity(corpus) {
+            let storedNames = stored.split(separator: "\n").map { $0.split(separator: "\t")[0] }.joined(separator: ", ")
+            throw InputError("\(source): its data position is in other files (\(storedNames)) than --train-data-path \(corpus.pattern); "
+                + "resume on the same corpus, or take the parameters only with --init-weights-from")
+        }
         let position = try integers("data.position", count: 3)
         let offsets = try integers("data.row_offsets")
         guard offsets.count == config.batchSize else {
@@ -211,6 +220,15 @@ public final class Pretrainer {
         return all
     }
 
+    /// The corpus as a checkpoint records it: each file's name and size, one per line (names without
+    /// directories, so a moved data folder still resumes).
+    static func corpusIdentity(_ corpus: Corpus) -> String {
+        corpus.files.map { file in
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? -1
+            return "\((file as NSString).lastPathComponent)\t\(size)"
+        }.joined(separator: "\n")
+    }
+
     func trainingStateFile() -> SafeTensors {
         var file = SafeTensors(metadata: [
             "format": BiLMCheckpoint.format,
@@ -226,6 +244,7 @@ public final class Pretrainer {
         let position = b.stream.position
         file["data.position"] = StoredTensor(int64: [Int64(position.epoch), Int64(position.fileIndex), position.offset])
         file["data.row_offsets"] = StoredTensor(int64: b.offsets.map(Int64.init))
+        file.metadata["data.files"] = Self.corpusIdentity(b.stream.corpus)
         // A row with no current sentence is written as \u{1} (tokens never contain control characters
         // other than whitespace, which separates them).
         file.metadata["data.rows"] = b.current.map { $0?.words.joined(separator: " ") ?? "\u{1}" }.joined(separator: "\n")
