@@ -37,7 +37,7 @@ enum DataCatalog {
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Download and verify the published data sets.",
+        commandName: "data", abstract: "Download and verify the published data sets; write rt-polarity as a plain corpus.",
         subcommands: [DataFetch.self, DataVerify.self, DataText.self])
 }
 

@@ -46,7 +46,7 @@ struct PretrainCommand: ParsableCommand {
         commandName: "pretrain", abstract: "Pretrain the bidirectional language model (truncated BPTT over continuous streams).")
 
     @Option(help: "Training corpus glob.") var trainDataPath = "data/wikitext-2/train.txt"
-    @Option(help: "Vocabulary file (bilm-tf or PaddleNLP format).") var vocabFile = "data/wikitext-2/vocab.txt"
+    @Option(help: "Vocabulary file (bilm-tf or PaddleNLP format; default data/wikitext-2/vocab.txt, or the checkpoint's when starting from one).") var vocabFile: String?
     @Option(help: "Preset (\(BiLMOptions.presetNames.joined(separator: "|"))) or an options.json path (default tiny; with --init-from-ckpt, the checkpoint's).") var config: String?
     @Option(help: "Checkpoint directory.") var saveDir = "runs/pretrain"
     @Option(help: "Checkpoint every N steps.") var saveFreq = 1000
@@ -103,8 +103,7 @@ struct PretrainCommand: ParsableCommand {
         settings.optimizerOptions = ["lr": String(lr)]
         settings.restoreTrainingState = initWeightsFrom == nil
         // From a checkpoint the vocabulary is the checkpoint's; an explicit --vocab-file must agree.
-        let vocabulary: Vocabulary? = startFrom != nil && vocabFile == "data/wikitext-2/vocab.txt"
-            && !FileManager.default.fileExists(atPath: vocabFile) ? nil : try Vocabulary(contentsOf: vocabFile)
+        let vocabulary: Vocabulary? = try (vocabFile ?? (startFrom == nil ? "data/wikitext-2/vocab.txt" : nil)).map(Vocabulary.init(contentsOf:))
         // Under Open MPI's mpirun: data-parallel over its ranks (see README, "Data-parallel pretraining").
         let communicator: any Communicator = try OpenMPI.fromEnvironment() ?? SingleProcess()
         if communicator.size > 1 {

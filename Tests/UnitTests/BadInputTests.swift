@@ -104,6 +104,12 @@ struct BadInputTests {
         try Self.expectRejected(["pretrain", "--config", "\(d)/negative.json", "--train-data-path", "\(d)/corpus.txt"],
                                 mentions: ["negative.json", "lstm.projection_dim"])
         try Self.expectRejected(["pretrain", "--config", "enormous"], mentions: ["--config enormous"])
+        try Self.expectRejected(["pretrain", "--train-data-path", "\(d)/long-token.txt", "--init-from-ckpt", "\(d)/ckpt/final",
+                                 "--batch-size", "2", "--unroll-steps", "3", "--max-steps", "2", "--save-dir", "\(d)/resumed"],
+                                mentions: ["final.optim.safetensors", "other files (corpus.txt)", "--init-weights-from"])
+        try Self.expectRejected(["pretrain", "--init-from-ckpt", "\(d)/ckpt/final", "--init-weights-from", "\(d)/ckpt/final"],
+                                mentions: ["--init-from-ckpt", "--init-weights-from"])
+        try Self.expectRejected(["data", "text", "--split", "dev", "--output", "\(d)/text.txt"], mentions: ["--split dev"])
     }
 
     @Test func word2vecFiles() throws {
