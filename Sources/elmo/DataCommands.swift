@@ -63,6 +63,7 @@ struct DataText: ParsableCommand {
         default: throw InputError("--split \(split): expected train, test or all")
         }
         let text = indices.map { data.sentences[$0].joined(separator: " ") + "\n" }.joined()
+        try Files.ensureParentDirectory(of: output, role: "--output")
         try Files.writeAtomically(Array(text.utf8), to: output)
         print("wrote \(output): \(indices.count) sentences, \(indices.reduce(0) { $0 + data.sentences[$1].count }) tokens")
     }

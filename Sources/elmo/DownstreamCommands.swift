@@ -26,7 +26,7 @@ struct Word2VecCommand: ParsableCommand {
         config.dimension = dim; config.window = window; config.negative = negative; config.minCount = minCount
         config.epochs = epochs; config.learningRate = lr; config.seed = seed
         let trainer = try SkipGramTrainer(corpus: Corpus(glob: trainDataPath, role: "--train-data-path"), config: config)
-        try Files.ensureDirectory((output as NSString).deletingLastPathComponent.isEmpty ? "." : (output as NSString).deletingLastPathComponent, role: "--output directory")
+        try Files.ensureParentDirectory(of: output, role: "--output")
         try trainer.train()
         try trainer.write(to: output)
         print("wrote \(output): \(trainer.words.count) words × \(dim)")

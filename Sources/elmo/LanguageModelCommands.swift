@@ -36,6 +36,7 @@ struct VocabCommand: ParsableCommand {
         if let maxSize { try Check.positive(maxSize, "--max-size") }
         let corpus = try Corpus(glob: trainDataPath, role: "--train-data-path")
         let vocabulary = try Vocabulary.build(from: corpus, minCount: minCount, maxSize: maxSize)
+        try Files.ensureParentDirectory(of: output, role: "--output")
         try Files.writeAtomically(Array(vocabulary.fileText.utf8), to: output)
         print("wrote \(output): \(vocabulary.count) tokens (\(vocabulary.count - 3) words + <S>, </S>, <UNK>)")
     }
@@ -165,6 +166,7 @@ struct EmbedCommand: ParsableCommand {
         guard output.hasSuffix(".npz") || output.hasSuffix(".jsonl") else {
             throw InputError("--output \(output): expected a .npz or .jsonl file name")
         }
+        try Files.ensureParentDirectory(of: output, role: "--output")
         let bytes: [UInt8]
         if input == "-" {
             bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())

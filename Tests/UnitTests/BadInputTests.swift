@@ -112,6 +112,16 @@ struct BadInputTests {
         try Self.expectRejected(["data", "text", "--split", "dev", "--output", "\(d)/text.txt"], mentions: ["--split dev"])
     }
 
+    /// `data text` writes the shipped split's test sentences, one per line, creating the output's directory.
+    @Test func dataTextWritesTheSplit() throws {
+        let output = "\(Self.directory)/made/for/text/test.txt"
+        let outcome = try Self.run(["data", "text", "--split", "test", "--output", output])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 1_067 + 1 && lines.last == "", "\(lines.count) lines")
+        #expect(outcome.stdout.contains("1067 sentences"))
+    }
+
     @Test func word2vecFiles() throws {
         let d = Self.directory
         let truncated = RepositoryPaths.path("Tests/Golden/Resources/word2vec/truncated.bin")

@@ -75,6 +75,12 @@ public enum Files {
         if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
     }
 
+    /// Creates the directory an output file `path` goes in, if missing (`role` names the flag in errors).
+    public static func ensureParentDirectory(of path: String, role: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try ensureDirectory(directory.isEmpty ? "." : directory, role: "\(role) directory")
+    }
+
     /// Creates `path` and its parents if missing; an existing non-directory there is an input error.
     public static func ensureDirectory(_ path: String, role: String) throws {
         var isDirectory: ObjCBool = false

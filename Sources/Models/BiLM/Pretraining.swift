@@ -151,6 +151,12 @@ public final class Pretrainer {
             if let count, values.count != count { throw InputError("\(source): tensor \(name) has \(values.count) values, expected \(count)") }
             return values
         }
+        // A data position only means something in the corpus it was saved in: checked before anything is restored.
+        if let stored = file.metadata["data.files"], stored != Self.corpusIdentity(corpus) {
+            let storedNames = stored.split(separator: "\n").map { $0.split(separator: "\t")[0] }.joined(separator: ", ")
+            throw InputError("\(source): its data position is in other files (\(storedNames)) than --train-data-path \(corpus.pattern); "
+                + "resume on the same corpus, or take the parameters only with --init-weights-from")
+        }
         let storedName = file.metadata["optimizer"] ?? optimizer.name
         guard storedName == optimizer.name else {
             throw InputError("\(source): was written by optimizer \(storedName), this run uses \(optimizer.name)")
@@ -161,12 +167,6 @@ public final class Pretrainer {
         step = Int(try integers("train.step", count: 1)[0])
         guard let rngTensor = file["train.rng"] else { throw InputError("\(source): tensor train.rng is missing") }
         rng = SeededRandom(stateWords: try rngTensor.words(name: "train.rng", source: source))
-        // A data position only means something in the corpus it was saved in.
-        if let stored = file.metadata["data.files"], stored != Self.corpusIdentity(corpus) {
-            let storedNames = stored.split(separator: "\n").map { $0.split(separator: "\t")[0] }.joined(separator: ", ")
-            throw InputError("\(source): its data position is in other files (\(storedNames)) than --train-data-path \(corpus.pattern); "
-                + "resume on the same corpus, or take the parameters only with --init-weights-from")
-        }
         let position = try integers("data.position", count: 3)
         let offsets = try integers("data.row_offsets")
         guard offsets.count == config.batchSize else {
