@@ -2,6 +2,8 @@ import Framework
 
 /// PaddleNLP's bag-of-words head: pool the token vectors (mask-aware mean by default) →
 /// Linear(D → hidden) → optional activation → dropout → Linear(hidden → classes).
+/// Optionally dropout on the token vectors before pooling (`inputDropout`, off in the example):
+/// AllenNLP's `Elmo` applies 0.5 there to regularise its representations.
 public final class BagOfWordsHead<T: Scalar>: HasParameters {
     public enum Pooling: String, CaseIterable, Sendable { case mean, sum, max }
     public enum Activation: String, CaseIterable, Sendable { case none, tanh, relu }
@@ -11,21 +13,24 @@ public final class BagOfWordsHead<T: Scalar>: HasParameters {
     public let hidden: Linear<T>
     public let output: Linear<T>
     public let dropout: Dropout<T>
+    public let inputDropout: Dropout<T>
     public var parameters: [Parameter<T>] { hidden.parameters + output.parameters }
 
     public init(inputDimension: Int, hiddenSize: Int, classes: Int, pooling: Pooling, activation: Activation,
-                dropout: Double, rng: inout SeededRandom) {
+                dropout: Double, inputDropout: Double = 0, rng: inout SeededRandom) {
         self.pooling = pooling
         self.activation = activation
         hidden = Linear(name: "head.hidden", inputSize: inputDimension, outputSize: hiddenSize, rng: &rng)
         output = Linear(name: "head.output", inputSize: hiddenSize, outputSize: classes, rng: &rng)
         self.dropout = Dropout(rate: T(dropout))
+        self.inputDropout = Dropout(rate: T(inputDropout))
     }
 
     public struct Cache {
         var shape: [Int]
         var lengths: [Int]
         var argmax: [Int]            // max pooling: the winning token per (row, dim)
+        var inputDropoutCache: Dropout<T>.Cache
         var hiddenCache: Linear<T>.Cache
         var activated: Tensor<T>
         var dropoutCache: Dropout<T>.Cache
@@ -33,7 +38,8 @@ public final class BagOfWordsHead<T: Scalar>: HasParameters {
     }
 
     /// x [B, L, D] with `lengths` → logits [B, C].
-    public func forward(_ x: Tensor<T>, lengths: [Int], training: Bool, rng: inout SeededRandom) -> (Tensor<T>, Cache) {
+    public func forward(_ input: Tensor<T>, lengths: [Int], training: Bool, rng: inout SeededRandom) -> (Tensor<T>, Cache) {
+        let (x, inputDropoutCache) = inputDropout.forward(input, training: training, rng: &rng)
         let b = x.shape[0], l = x.shape[1], d = x.shape[2]
         var pooled = Tensor<T>(shape: [b, d])
         var argmax = [Int](repeating: 0, count: pooling == .max ? b * d : 0)
@@ -65,7 +71,7 @@ public final class BagOfWordsHead<T: Scalar>: HasParameters {
         }
         let (dropped, dropoutCache) = dropout.forward(h, training: training, rng: &rng)
         let (logits, outputCache) = output.forward(dropped)
-        return (logits, Cache(shape: x.shape, lengths: lengths, argmax: argmax, hiddenCache: hiddenCache, activated: h,
+        return (logits, Cache(shape: x.shape, lengths: lengths, argmax: argmax, inputDropoutCache: inputDropoutCache, hiddenCache: hiddenCache, activated: h,
                               dropoutCache: dropoutCache, outputCache: outputCache))
     }
 
@@ -100,7 +106,7 @@ public final class BagOfWordsHead<T: Scalar>: HasParameters {
                 }
             }
         }
-        return dx
+        return inputDropout.backward(dx, cache: cache.inputDropoutCache)
     }
 }
 
@@ -125,7 +131,8 @@ public func register(into registries: inout Registries) throws {
         options: [OptionSpec("pooling", help: "mean | sum | max over the tokens", default: "mean"),
                   OptionSpec("hidden", help: "hidden size", default: "64"),
                   OptionSpec("activation", help: "none | tanh | relu after the first Linear", default: "none"),
-                  OptionSpec("dropout", help: "dropout rate before the last Linear", default: "0.5")])
+                  OptionSpec("dropout", help: "dropout rate before the last Linear", default: "0.5"),
+                  OptionSpec("input-dropout", help: "dropout rate on the token vectors before pooling (AllenNLP's ELMo uses 0.5)", default: "0")])
     ) { options, context in
         let poolingName = options.string("pooling", default: "mean")
         guard let pooling = BagOfWordsHead<Float>.Pooling(rawValue: poolingName) else {
@@ -137,9 +144,10 @@ public func register(into registries: inout Registries) throws {
         }
         let hidden = try options.int("hidden", default: 64, where: { $0 > 0 }, expected: "a positive integer")
         let dropout = try options.fraction("dropout", default: 0.5)
+        let inputDropout = try options.fraction("input-dropout", default: 0)
         var rng = SeededRandom(seed: context.seed ^ 0x4EAD)
         return BagOfWordsPlugin(BagOfWordsHead(inputDimension: context.inputDimension, hiddenSize: hidden,
                                                classes: context.classes, pooling: pooling, activation: activation,
-                                               dropout: dropout, rng: &rng))
+                                               dropout: dropout, inputDropout: inputDropout, rng: &rng))
     }
 }

@@ -9,12 +9,12 @@ import TestSupport
 struct DownstreamGradientTests {
     static let tolerance = 1e-6
 
-    @Test(arguments: [("mean", "none"), ("sum", "tanh"), ("max", "relu")])
-    func bagOfWordsHead(_ pooling: String, _ activation: String) {
+    @Test(arguments: [("mean", "none", 0.0), ("sum", "tanh", 0.3), ("max", "relu", 0.5), ("mean", "none", 0.5)])
+    func bagOfWordsHead(_ pooling: String, _ activation: String, _ inputDropout: Double) {
         var rng = SeededRandom(seed: 81)
         let head = BagOfWordsHead<Double>(inputDimension: 4, hiddenSize: 5, classes: 2,
                                           pooling: .init(rawValue: pooling)!, activation: .init(rawValue: activation)!,
-                                          dropout: 0.5, rng: &rng)
+                                          dropout: 0.5, inputDropout: inputDropout, rng: &rng)
         for p in head.parameters { rng.fillUniform(&p.value, -0.8, 0.8) }
         let x = randomParameter("x", [3, 4, 4], seed: 82)
         let lengths = [4, 2, 1]
@@ -29,11 +29,26 @@ struct DownstreamGradientTests {
             let (logits, cache) = run()
             x.accumulate(head.backward(loss.gradient(like: logits), cache: cache))
         }
-        #expect(result.maxRelativeError <= Self.tolerance, "\(pooling)/\(activation): \(result)")
+        #expect(result.maxRelativeError <= Self.tolerance, "\(pooling)/\(activation)/\(inputDropout): \(result)")
         // Padding positions never receive gradient.
         let (logits, cache) = run()
         let dx = head.backward(loss.gradient(like: logits), cache: cache)
         #expect(dx.scalars[(1 * 4 + 2) * 4..<(1 * 4 + 4) * 4].allSatisfy { $0 == 0 })
+    }
+
+    /// Input dropout acts in training only: at inference the head is the one without it.
+    @Test func bagOfWordsInputDropoutTrainsOnly() {
+        func head(_ inputDropout: Double) -> BagOfWordsHead<Double> {
+            var rng = SeededRandom(seed: 86)
+            return BagOfWordsHead<Double>(inputDimension: 4, hiddenSize: 5, classes: 2, pooling: .mean, activation: .none,
+                                          dropout: 0, inputDropout: inputDropout, rng: &rng)
+        }
+        let x = randomParameter("x", [3, 4, 4], seed: 87).value, lengths = [4, 2, 1]
+        var rng = SeededRandom(seed: 88)
+        let plain = head(0).forward(x, lengths: lengths, training: true, rng: &rng).0
+        let dropped = head(0.5)
+        #expect(dropped.forward(x, lengths: lengths, training: false, rng: &rng).0.scalars == plain.scalars)
+        #expect(dropped.forward(x, lengths: lengths, training: true, rng: &rng).0.scalars != plain.scalars)
     }
 
     @Test func scalarMix() {
