@@ -42,6 +42,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimizer (see `elmo list`).") var optimizer = "adam"
     @Option(help: "Learning rate.") var lr = 1e-3
     @Option(help: "Coupled L2 weight decay.") var weightDecay = 1e-4
+    @Option(help: "Learning-rate schedule: constant (the example's) or linear (decay to zero at the last update).") var lrSchedule = "constant"
+    @Option(help: "Fraction of the updates spent warming the learning rate up linearly.") var warmupFraction = 0.0
     @Option(help: "Directory with rt-polarity.pos/.neg (and split-random-state-2020.tsv).") var dataDir = "data/rt-polarity"
     @Option(help: "Pretrained BiLM for --encoder elmo (DIR/STEP).") var initFromCkpt = "runs/pretrain/final"
     @Option(help: "word2vec file for --encoder word2vec.") var pretrainedWord2vecFile: String?
@@ -63,6 +65,10 @@ struct TrainCommand: ParsableCommand {
         try Check.positive(lr, "--lr")
         guard weightDecay >= 0 else { throw InputError("--weight-decay \(weightDecay): must be ≥ 0") }
         try Check.fraction(devFraction, "--dev-fraction")
+        guard let scheduleShape = LearningRateSchedule.Shape(rawValue: lrSchedule) else {
+            throw InputError("--lr-schedule \(lrSchedule): not one of \(LearningRateSchedule.Shape.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        try Check.fraction(warmupFraction, "--warmup-fraction")
         guard folds == 0 || folds >= 2 else { throw InputError("--folds \(folds): must be 0 (off) or at least 2") }
         let registries = try builtinRegistries()
         let data = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
@@ -112,6 +118,8 @@ struct TrainCommand: ParsableCommand {
             let optimizerPlugin = try registries.optimizers.make(optimizer, options: ["lr": String(lr), "weight-decay": String(weightDecay)], context: ())
             let trainer = ClassifierTrainer(encoder: encoderPlugin, head: headPlugin, optimizer: optimizerPlugin, seed: seed &+ UInt64(k))
             trainer.batchSize = batchSize
+            trainer.schedule = LearningRateSchedule(shape: scheduleShape, warmupFraction: warmupFraction)
+            trainer.totalSteps = trainer.updates(examples: train.count, epochs: epochs)
             var best: (accuracy: Double, epoch: Int, values: [[Float]])? = nil
             for epoch in 1...epochs {
                 let epochStart = Date()

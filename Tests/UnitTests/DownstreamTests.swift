@@ -51,6 +51,28 @@ struct DownstreamTests {
         #expect(trainer.accuracy(sentences: sentences, labels: labels, indices: Array(150..<200)) > 0.85)
     }
 
+    @Test func learningRateSchedules() throws {
+        let linear = LearningRateSchedule(shape: .linear, warmupFraction: 0.2)
+        #expect((0..<10).map { linear.factor(step: $0, totalSteps: 10) } == [0.5, 1, 1, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125])
+        #expect((0..<4).map { LearningRateSchedule().factor(step: $0, totalSteps: 4) } == [1, 1, 1, 1])
+        #expect((0..<4).map { LearningRateSchedule(shape: .constant, warmupFraction: 0.5).factor(step: $0, totalSteps: 4) } == [0.5, 1, 1, 1])
+
+        // The trainer sets the rate before every update: after the run's last one it is base / updates.
+        var registries = Registries()
+        try Heads.register(into: &registries)
+        try Optimizers.register(into: &registries)
+        let head = try registries.heads.make("bow", context: HeadContext(inputDimension: 4, classes: 2, seed: 1))
+        let optimizer = try registries.optimizers.make("adam", options: ["lr": "0.05"], context: ())
+        let trainer = ClassifierTrainer(encoder: FirstLetterEncoder(), head: head, optimizer: optimizer, seed: 4)
+        trainer.batchSize = 16
+        trainer.schedule = LearningRateSchedule(shape: .linear)
+        trainer.totalSteps = trainer.updates(examples: 40, epochs: 2)
+        #expect(trainer.totalSteps == 6)
+        let sentences = (0..<40).map { ["w\($0 % 3)"] }, labels = (0..<40).map { $0 % 2 }
+        for _ in 0..<2 { trainer.trainEpoch(sentences: sentences, labels: labels, indices: Array(0..<40)) }
+        #expect(trainer.stepsTaken == 6 && optimizer.learningRate == 0.05 / 6)
+    }
+
     @Test func sentencePolarityAsTheExampleReadsIt() throws {
         let data = try SentencePolarity(directory: RepositoryPaths.path("data/rt-polarity"))
         #expect(data.sentences.count == 10662)

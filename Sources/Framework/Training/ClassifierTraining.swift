@@ -7,6 +7,13 @@ public final class ClassifierTrainer {
     public let head: any Head
     public let optimizer: any Optimizer
     public var batchSize = 64
+    /// Sets the optimizer's rate before every update from the rate it had when the trainer was made.
+    public var schedule = LearningRateSchedule()
+    /// Updates the whole run will take (the schedule's horizon); see ``updates(examples:epochs:)``.
+    public var totalSteps = 0
+    let baseLearningRate: Float
+    /// Updates applied so far.
+    public private(set) var stepsTaken = 0
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     var rng: SeededRandom
 
@@ -14,8 +21,12 @@ public final class ClassifierTrainer {
         self.encoder = encoder
         self.head = head
         self.optimizer = optimizer
+        baseLearningRate = optimizer.learningRate
         rng = SeededRandom(seed: seed)
     }
+
+    /// Updates in `epochs` passes over `examples` sentences at the trainer's batch size.
+    public func updates(examples: Int, epochs: Int) -> Int { epochs * ((examples + batchSize - 1) / batchSize) }
 
     public var parameters: [Parameter<Float>] { encoder.parameters + head.parameters }
 
@@ -35,7 +46,11 @@ public final class ClassifierTrainer {
             total += Double(output.loss) * Double(batch.count)
             let dVectors = head.backward(SoftmaxCrossEntropy.backward(cache: softmaxCache), cache: headCache)
             encoder.backward(dVectors, cache: encoderCache)
+            precondition(schedule == LearningRateSchedule() || stepsTaken < totalSteps,
+                         "the schedule's totalSteps (\(totalSteps)) is shorter than the run")
+            optimizer.learningRate = baseLearningRate * Float(schedule.factor(step: stepsTaken, totalSteps: totalSteps))
             optimizer.step(parameters)
+            stepsTaken += 1
         }
         return total / Double(max(order.count, 1))
     }
