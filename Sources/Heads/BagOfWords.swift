@@ -71,8 +71,8 @@ public final class BagOfWordsHead<T: Scalar>: HasParameters {
         }
         let (dropped, dropoutCache) = dropout.forward(h, training: training, rng: &rng)
         let (logits, outputCache) = output.forward(dropped)
-        return (logits, Cache(shape: x.shape, lengths: lengths, argmax: argmax, inputDropoutCache: inputDropoutCache, hiddenCache: hiddenCache, activated: h,
-                              dropoutCache: dropoutCache, outputCache: outputCache))
+        return (logits, Cache(shape: x.shape, lengths: lengths, argmax: argmax, inputDropoutCache: inputDropoutCache,
+                              hiddenCache: hiddenCache, activated: h, dropoutCache: dropoutCache, outputCache: outputCache))
     }
 
     /// dLogits [B, C] → dx [B, L, D]; accumulates the head's gradients.
