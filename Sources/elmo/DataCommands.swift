@@ -42,30 +42,61 @@ struct DataCommand: ParsableCommand {
 }
 
 /// rt-polarity's sentences as a plain corpus, e.g. to continue pretraining the LM on the task's own
-/// (unlabelled) training text before fine-tuning, as ULMFiT does.
+/// (unlabelled) training text before fine-tuning, as ULMFiT does. With `--corpus`, any UTF-8 corpus is
+/// passed through the same cleaning instead, so a language model can be pretrained on text tokenized
+/// exactly as the classifier will see it (lower case, `does n't`, no `@-@` or `<unk>` markup).
 struct DataText: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "text", abstract: "Write rt-polarity's sentences, tokenized as `train` reads them, one per line (no labels).")
+        commandName: "text", abstract: "Write rt-polarity's sentences (or a corpus's lines), tokenized as `train` reads them, one per line (no labels).")
     @Option(help: "Directory with rt-polarity.pos/.neg and split-random-state-2020.tsv.") var dataDir = "data/rt-polarity"
-    @Option(help: "train | test | all (train and test follow the shipped split).") var split = "train"
+    @Option(help: "train | test | all (train and test follow the shipped split; default train).") var split: String?
+    @Option(help: "Clean this UTF-8 corpus glob (one sentence per line) instead of rt-polarity; lines left empty are dropped.")
+    var corpus: String?
     @Option(help: "Output text file.") var output: String
 
     func run() throws {
-        let data = try SentencePolarity(directory: dataDir)
+        let lines: [String]
+        if let corpus {
+            if let split { throw InputError("--split \(split): not used with --corpus (give one of them)") }
+            lines = try Self.cleanedLines(of: Corpus(glob: corpus, role: "--corpus"))
+        } else {
+            lines = try Self.polarityLines(directory: dataDir, split: split ?? "train")
+        }
+        let text = lines.map { $0 + "\n" }.joined()
+        try Files.ensureParentDirectory(of: output, role: "--output")
+        try Files.writeAtomically(Array(text.utf8), to: output)
+        let tokens = lines.reduce(0) { $0 + $1.split(separator: " ").count }
+        print("wrote \(output): \(lines.count) sentences, \(tokens) tokens")
+    }
+
+    static func polarityLines(directory: String, split: String) throws -> [String] {
+        let data = try SentencePolarity(directory: directory)
         let indices: [Int]
         switch split {
         case "all": indices = Array(data.sentences.indices)
         case "train", "test":
             guard let train = data.trainIndices, let test = data.testIndices else {
-                throw InputError("--split \(split): \(dataDir)/split-random-state-2020.tsv is missing")
+                throw InputError("--split \(split): \(directory)/split-random-state-2020.tsv is missing")
             }
             indices = split == "train" ? train : test
         default: throw InputError("--split \(split): expected train, test or all")
         }
-        let text = indices.map { data.sentences[$0].joined(separator: " ") + "\n" }.joined()
-        try Files.ensureParentDirectory(of: output, role: "--output")
-        try Files.writeAtomically(Array(text.utf8), to: output)
-        print("wrote \(output): \(indices.count) sentences, \(indices.reduce(0) { $0 + data.sentences[$1].count }) tokens")
+        return indices.map { data.sentences[$0].joined(separator: " ") }
+    }
+
+    static func cleanedLines(of corpus: Corpus) throws -> [String] {
+        var lines: [String] = []
+        try corpus.forEachSentence { tokens in
+            // WikiText and 1B Word split "don't" as `don 't`, which clean_str would leave alone; rejoined,
+            // it becomes `do n't` as in rt-polarity.
+            var words: [String] = []
+            for token in tokens {
+                if token == "'t", let last = words.last, last.hasSuffix("n") { words[words.count - 1] += token } else { words.append(token) }
+            }
+            let cleaned = SentencePolarity.cleanString(words.joined(separator: " "))
+            if !cleaned.isEmpty { lines.append(cleaned) }
+        }
+        return lines
     }
 }
 

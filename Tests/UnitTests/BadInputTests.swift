@@ -122,6 +122,21 @@ struct BadInputTests {
         #expect(outcome.stdout.contains("1067 sentences"))
     }
 
+    /// `data text --corpus` cleans any corpus as rt-polarity is cleaned: lower case, WikiText's `didn 't`
+    /// rejoined and split as clean_str does (`did n't`), markup dropped, lines left empty dropped.
+    @Test func dataTextCleansACorpus() throws {
+        let input = "\(Self.directory)/wiki-like.txt", output = "\(Self.directory)/made/clean/wiki.txt"
+        try " = Heading = \n \n He didn 't like the 1 @,@ 000 <unk> , I 'm sure .\n @-@ \n".write(toFile: input, atomically: true, encoding: .utf8)
+        let outcome = try Self.run(["data", "text", "--corpus", input, "--output", output])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(text == "heading\nhe did n't like the 1 , 000 unk , i 'm sure\n", "\(text)")
+        #expect(outcome.stdout.contains("2 sentences, 14 tokens"), "\(outcome.stdout)")
+        try Self.expectRejected(["data", "text", "--corpus", input, "--split", "train", "--output", output], mentions: ["--split train", "--corpus"])
+        try Self.expectRejected(["data", "text", "--corpus", "\(Self.directory)/nothing-*.txt", "--output", output],
+                                mentions: ["--corpus", "matches no file"])
+    }
+
     @Test func word2vecFiles() throws {
         let d = Self.directory
         let truncated = RepositoryPaths.path("Tests/Golden/Resources/word2vec/truncated.bin")

@@ -53,17 +53,17 @@ struct DataTests {
         }
         let directory = RepositoryPaths.temporaryDirectory("bad")
         let bad = directory + "/bad.txt"
-        FileManager.default.createFile(atPath: bad, contents: Data([0x61, 0x20, 0xFF, 0xFE, 0x0A]))
+        #expect(FileManager.default.createFile(atPath: bad, contents: Data([0x61, 0x20, 0xFF, 0xFE, 0x0A])))
         let corpus = try Corpus(glob: bad, role: "corpus")
         #expect(throws: InputError("corpus file \(bad) line 1: not valid UTF-8 text")) {
             try corpus.forEachSentence { _ in }
         }
-        FileManager.default.createFile(atPath: bad, contents: Data([0x61, 0x00, 0x62, 0x0A]))
+        #expect(FileManager.default.createFile(atPath: bad, contents: Data([0x61, 0x00, 0x62, 0x0A])))
         #expect(throws: InputError("corpus file \(bad) line 1: contains NUL bytes (a binary file?)")) {
             try corpus.forEachSentence { _ in }
         }
         let empty = directory + "/empty.txt"
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
         let vocabulary = try Vocabulary(tokens: ["a"])
         let stream = try SentenceStream(corpus: Corpus(glob: empty, role: "corpus"), vocabulary: vocabulary, seed: 1,
                                         shuffle: true, singlePass: false)
