@@ -55,18 +55,28 @@ struct DataText: ParsableCommand {
     @Option(help: "Output text file.") var output: String
 
     func run() throws {
-        let lines: [String]
-        if let corpus {
-            if let split { throw InputError("--split \(split): not used with --corpus (give one of them)") }
-            lines = try Self.cleanedLines(of: Corpus(glob: corpus, role: "--corpus"))
-        } else {
-            lines = try Self.polarityLines(directory: dataDir, split: split ?? "train")
-        }
-        let text = lines.map { $0 + "\n" }.joined()
         try Files.ensureParentDirectory(of: output, role: "--output")
-        try Files.writeAtomically(Array(text.utf8), to: output)
-        let tokens = lines.reduce(0) { $0 + $1.split(separator: " ").count }
-        print("wrote \(output): \(lines.count) sentences, \(tokens) tokens")
+        var sentences = 0, tokens = 0
+        // Streamed in 1 MB pieces: a cleaned corpus may be as large as its input.
+        try Files.writeAtomically(to: output) { append in
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(1 << 20)
+            func write(_ line: String) throws {
+                buffer.append(contentsOf: line.utf8)
+                buffer.append(0x0A)
+                sentences += 1
+                tokens += line.split(separator: " ").count
+                if buffer.count >= 1 << 20 { try buffer.withUnsafeBytes(append); buffer.removeAll(keepingCapacity: true) }
+            }
+            if let corpus {
+                if let split { throw InputError("--split \(split): not used with --corpus (give one of them)") }
+                try Self.forEachCleanedLine(of: Corpus(glob: corpus, role: "--corpus")) { try write($0) }
+            } else {
+                for line in try Self.polarityLines(directory: dataDir, split: split ?? "train") { try write(line) }
+            }
+            try buffer.withUnsafeBytes(append)
+        }
+        print("wrote \(output): \(sentences) sentences, \(tokens) tokens")
     }
 
     static func polarityLines(directory: String, split: String) throws -> [String] {
@@ -84,8 +94,7 @@ struct DataText: ParsableCommand {
         return indices.map { data.sentences[$0].joined(separator: " ") }
     }
 
-    static func cleanedLines(of corpus: Corpus) throws -> [String] {
-        var lines: [String] = []
+    static func forEachCleanedLine(of corpus: Corpus, _ body: (String) throws -> Void) throws {
         try corpus.forEachSentence { tokens in
             // WikiText and 1B Word split "don't" as `don 't`, which clean_str would leave alone; rejoined,
             // it becomes `do n't` as in rt-polarity.
@@ -94,9 +103,8 @@ struct DataText: ParsableCommand {
                 if token == "'t", let last = words.last, last.hasSuffix("n") { words[words.count - 1] += token } else { words.append(token) }
             }
             let cleaned = SentencePolarity.cleanString(words.joined(separator: " "))
-            if !cleaned.isEmpty { lines.append(cleaned) }
+            if !cleaned.isEmpty { try body(cleaned) }
         }
-        return lines
     }
 }
 

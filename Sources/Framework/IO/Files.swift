@@ -39,6 +39,11 @@ public enum Files {
     /// part: write a temporary file beside it, flush it to disk, rename it over `path`, then flush
     /// the directory entry.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        try writeAtomically(to: path) { append in try bytes.withUnsafeBytes { try append($0) } }
+    }
+
+    /// The same, for output too large to hold: `body` streams it through the `append` it is given.
+    public static func writeAtomically(to path: String, _ body: (_ append: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -49,7 +54,7 @@ public enum Files {
         defer {
             if !ok { close(fd); unlink(temporary) }
         }
-        try bytes.withUnsafeBytes { raw in
+        try body { raw in
             var offset = 0
             while offset < raw.count {
                 let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
