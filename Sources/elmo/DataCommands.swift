@@ -55,6 +55,7 @@ struct DataText: ParsableCommand {
     @Option(help: "Output text file.") var output: String
 
     func run() throws {
+        if corpus != nil, let split { throw InputError("--split \(split): not used with --corpus (give one of them)") }
         try Files.ensureParentDirectory(of: output, role: "--output")
         var sentences = 0, tokens = 0
         // Streamed in 1 MB pieces: a cleaned corpus may be as large as its input.
@@ -69,7 +70,6 @@ struct DataText: ParsableCommand {
                 if buffer.count >= 1 << 20 { try buffer.withUnsafeBytes(append); buffer.removeAll(keepingCapacity: true) }
             }
             if let corpus {
-                if let split { throw InputError("--split \(split): not used with --corpus (give one of them)") }
                 try Self.forEachCleanedLine(of: Corpus(glob: corpus, role: "--corpus")) { try write($0) }
             } else {
                 for line in try Self.polarityLines(directory: dataDir, split: split ?? "train") { try write(line) }
