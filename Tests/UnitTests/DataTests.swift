@@ -70,6 +70,25 @@ struct DataTests {
         #expect(throws: InputError("corpus \(empty): contains no lines")) { _ = try stream.next() }
     }
 
+    /// The streaming form of `Files.writeAtomically`: the pieces land in order; a body that throws
+    /// leaves the old file whole and no temporary file behind.
+    @Test func atomicWritesStreamAndRollBack() throws {
+        let directory = RepositoryPaths.temporaryDirectory("atomic")
+        let path = directory + "/out.txt"
+        try Files.writeAtomically(to: path) { append in
+            for piece in ["one ", "two ", "three"] { try Array(piece.utf8).withUnsafeBytes { try append($0) } }
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "one two three")
+        #expect(throws: InputError("stop")) {
+            try Files.writeAtomically(to: path) { append in
+                try Array("partial".utf8).withUnsafeBytes { try append($0) }
+                throw InputError("stop")
+            }
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "one two three")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["out.txt"])
+    }
+
     @Test func streamsPackSentencesAndResumeFromAPosition() throws {
         let directory = RepositoryPaths.temporaryDirectory("streams")
         for k in 0..<3 {
