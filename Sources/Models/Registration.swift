@@ -1,7 +1,7 @@
 import Foundation
 import Framework
 
-/// Registers the encoders `elmo`, `word2vec` and `random`.
+/// Registers the encoders `elmo`, `word2vec`, `random` and `concat`.
 public func register(into registries: inout Registries) throws {
     try registries.encoders.register(ComponentInfo(
         name: "elmo", summary: "pretrained BiLM (--init-from-ckpt), frozen unless --trainable",
@@ -35,4 +35,9 @@ public func register(into registries: inout Registries) throws {
         let dimension = try options.int("dim", default: 300, where: { $0 > 0 }, expected: "a positive integer")
         return LookupEncoder(word2vecFile: nil, dimension: dimension, trainable: true, seed: context.seed)
     }
+    try registries.encoders.register(ComponentInfo(
+        name: "concat", summary: "parts side by side per token, e.g. ELMo beside word vectors (Peters et al. §3.3)",
+        options: [OptionSpec("parts", help: "comma-separated encoder names, e.g. elmo,word2vec"),
+                  OptionSpec("PART.KEY", help: "option KEY for that part, e.g. elmo.layers=mix; PART.trainable=false freezes one part")])
+    ) { options, context in try ConcatEncoder.make(options: &options, context: context) }
 }

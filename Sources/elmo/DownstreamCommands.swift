@@ -72,8 +72,8 @@ struct TrainCommand: ParsableCommand {
         guard folds == 0 || folds >= 2 else { throw InputError("--folds \(folds): must be 0 (off) or at least 2") }
         let registries = try builtinRegistries()
         let data = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
-        let context = EncoderContext(checkpoint: encoder == "elmo" ? initFromCkpt : nil, word2vecFile: pretrainedWord2vecFile,
-                                     trainable: trainable, seed: seed)
+        let context = EncoderContext(checkpoint: initFromCkpt, word2vecFile: pretrainedWord2vecFile,
+                                     trainable: trainable, seed: seed, encoders: registries.encoders)
         let encoderPlugin = try registries.encoders.make(encoder, options: try keyValues(encoderOptions, "--encoder-option"), context: context)
         // Check the head's name and options now, before the encoder's (possibly long) preparation.
         _ = try registries.heads.make(head, options: try keyValues(headOptions, "--head-option"), context: HeadContext(inputDimension: 1, classes: 2, seed: 0))

@@ -153,6 +153,7 @@ struct BadInputTests {
         try Self.expectRejected(["train", "--encoder", "bert"], mentions: ["unknown encoder 'bert'", "elmo, word2vec, random"])
         try Self.expectRejected(["train", "--head", "bow", "--encoder", "random", "--head-option", "pooling=median", "--epochs", "1"],
                                 mentions: ["pooling median"])
+        try Self.expectRejected(["train", "--encoder", "concat", "--encoder-option", "parts=random,bert"], mentions: ["unknown encoder 'bert'"])
         try Self.expectRejected(["train", "--lr-schedule", "cosine"], mentions: ["--lr-schedule cosine", "constant, linear"])
         try Self.expectRejected(["train", "--warmup-fraction", "1"], mentions: ["--warmup-fraction 1"])
         try Self.expectRejected(["embed", "--layers", "middle"], mentions: ["--layers middle"])

@@ -22,6 +22,37 @@ final class FirstLetterEncoder: Encoder {
     func backward(_ dVectors: Tensor<Float>, cache: Any) {}
 }
 
+/// An encoder with sentence boundaries, as ELMo's: n + 2 rows, row t = (scale₀·(t + 1), scale₁·characters).
+final class BoundaryToyEncoder: Encoder {
+    let dimension = 2
+    let scale: Parameter<Float>
+    init(parameterName: String = "toy.scale") { scale = Parameter(name: parameterName, value: Tensor(shape: [2], scalars: [0.5, -2])) }
+    var parameters: [Parameter<Float>] { [scale] }
+    var addsSentenceBoundaries: Bool { true }
+    func prepare(_ sentences: [[String]]) throws {}
+    static func characters(_ s: [String], _ t: Int) -> Float { t == 0 || t == s.count + 1 ? 0 : Float(s[t - 1].count) }
+    func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+        let l = (sentences.map(\.count).max() ?? 0) + 2
+        var out = Tensor<Float>(shape: [sentences.count, l, 2])
+        for (r, s) in sentences.enumerated() {
+            for t in 0..<(s.count + 2) {
+                out.scalars[(r * l + t) * 2] = scale.value.scalars[0] * Float(t + 1)
+                out.scalars[(r * l + t) * 2 + 1] = scale.value.scalars[1] * Self.characters(s, t)
+            }
+        }
+        return (TokenVectors(vectors: out, lengths: sentences.map { $0.count + 2 }), sentences)
+    }
+    func backward(_ dVectors: Tensor<Float>, cache: Any) {
+        let sentences = cache as! [[String]], l = dVectors.shape[1]
+        for (r, s) in sentences.enumerated() {
+            for t in 0..<(s.count + 2) {
+                scale.grad.scalars[0] += dVectors.scalars[(r * l + t) * 2] * Float(t + 1)
+                scale.grad.scalars[1] += dVectors.scalars[(r * l + t) * 2 + 1] * Self.characters(s, t)
+            }
+        }
+    }
+}
+
 @Suite("Downstream: plugins, sentence polarity, word2vec")
 struct DownstreamTests {
     @Test func aNewEncoderTrainsThroughTheRegistry() throws {
@@ -30,8 +61,8 @@ struct DownstreamTests {
         try Heads.register(into: &registries)
         try Optimizers.register(into: &registries)
         try registries.encoders.register(ComponentInfo(name: "first-letter", summary: "test encoder")) { _, _ in FirstLetterEncoder() }
-        #expect(registries.encoders.names == ["elmo", "word2vec", "random", "first-letter"])
-        #expect(throws: InputError("unknown encoder 'bert' (known: elmo, word2vec, random, first-letter)")) {
+        #expect(registries.encoders.names == ["elmo", "word2vec", "random", "concat", "first-letter"])
+        #expect(throws: InputError("unknown encoder 'bert' (known: elmo, word2vec, random, concat, first-letter)")) {
             try registries.encoders.make("bert", context: EncoderContext())
         }
         let encoder = try registries.encoders.make("first-letter", context: EncoderContext())
@@ -49,6 +80,75 @@ struct DownstreamTests {
         trainer.batchSize = 16
         for _ in 0..<15 { trainer.trainEpoch(sentences: sentences, labels: labels, indices: Array(0..<150)) }
         #expect(trainer.accuracy(sentences: sentences, labels: labels, indices: Array(150..<200)) > 0.85)
+    }
+
+    /// `concat` lays its parts side by side per token: a part without boundaries moves down one row
+    /// when another part has them, and each part's backward gets exactly its own columns and rows.
+    @Test func concatenatedEncodersAlignTokensAndSplitGradients() throws {
+        var registries = Registries()
+        try Models.register(into: &registries)
+        try registries.encoders.register(ComponentInfo(name: "boundary-toy", summary: "test encoder")) { _, _ in BoundaryToyEncoder() }
+        try registries.encoders.register(ComponentInfo(name: "same-names", summary: "test encoder")) { _, _ in BoundaryToyEncoder() }
+        func make(_ options: [String: String], trainable: Bool = true) throws -> any Encoder {
+            let context = EncoderContext(word2vecFile: RepositoryPaths.path("Tests/Golden/Resources/word2vec/vectors.txt"), trainable: trainable,
+                                         seed: 5, encoders: registries.encoders)
+            return try registries.encoders.make("concat", options: options, context: context)
+        }
+        let encoder = try make(["parts": "random,boundary-toy", "random.dim": "3"])
+        let sentences = [["ab", "c", "ab"], ["xyz"]]
+        try encoder.prepare(sentences)
+        #expect(encoder.dimension == 5 && encoder.addsSentenceBoundaries)
+        let table = encoder.parameters.first { $0.name == "embedding.table" }!, scale = encoder.parameters.first { $0.name == "toy.scale" }!
+        var rng = SeededRandom(seed: 6)
+        let (vectors, cache) = encoder.forward(sentences, training: true, rng: &rng)
+        #expect(vectors.lengths == [5, 3] && vectors.vectors.shape == [2, 5, 5])
+        let rowOf = ["ab": 1, "c": 2, "xyz": 3]
+        var expectedTableGrad = [Float](repeating: 0, count: table.count)
+        var dOut = Tensor<Float>(shape: [2, 5, 5])
+        rng.fillUniform(&dOut, -1, 1)
+        var expectedScaleGrad: [Float] = [0, 0]
+        for (r, s) in sentences.enumerated() {
+            for t in 0..<5 {
+                let v = Array(vectors.vectors.scalars[((r * 5 + t) * 5)..<((r * 5 + t) * 5 + 5)]), g = dOut.scalars[((r * 5 + t) * 5)..<((r * 5 + t) * 5 + 5)]
+                let inside = t >= 1 && t <= s.count, inRange = t < s.count + 2
+                let word = inside ? rowOf[s[t - 1]]! : 0
+                // Columns 0–2: the word vector at rows 1…n, zero at the boundaries and the padding.
+                #expect(Array(v[0..<3]) == (inside ? Array(table.value.scalars[(word * 3)..<(word * 3 + 3)]) : [0, 0, 0]), "row \(r) token \(t)")
+                // Columns 3–4: the boundary part's own rows 0…n + 1, zero padding after.
+                let toy: [Float] = inRange ? [0.5 * Float(t + 1), -2 * BoundaryToyEncoder.characters(s, t)] : [0, 0]
+                #expect(Array(v[3..<5]) == toy, "row \(r) token \(t)")
+                if inside { for c in 0..<3 { expectedTableGrad[word * 3 + c] += g[g.startIndex + c] } }
+                if inRange {
+                    expectedScaleGrad[0] += g[g.startIndex + 3] * Float(t + 1)
+                    expectedScaleGrad[1] += g[g.startIndex + 4] * BoundaryToyEncoder.characters(s, t)
+                }
+            }
+        }
+        encoder.backward(dOut, cache: cache)
+        #expect(table.grad.scalars == expectedTableGrad)
+        #expect(zip(scale.grad.scalars, expectedScaleGrad).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "\(scale.grad.scalars) vs \(expectedScaleGrad)")
+
+        // PART.trainable overrides --trainable for one part; options reach their part or are refused.
+        for (override, parameters) in [("false", ["toy.scale"]), ("true", ["embedding.table", "toy.scale"])] {
+            let words = try make(["parts": "word2vec,boundary-toy", "word2vec.trainable": override], trainable: override == "false")
+            try words.prepare(sentences)
+            #expect(words.parameters.map(\.name) == parameters)
+        }
+        for (options, message) in [
+            ([:], "option parts=NAME,NAME… is required"),
+            (["parts": "random,random"], "part random is named twice"),
+            (["parts": "random,concat"], "concat cannot be one of its own parts"),
+            (["parts": "random,bert"], "unknown encoder 'bert'"),
+            (["parts": "random,boundary-toy", "elmo.layers": "mix"], "option elmo.layers names no part"),
+            (["parts": "random,boundary-toy", "random.size": "3"], "encoder random has no option size"),
+            (["parts": "random,boundary-toy", "random.trainable": "maybe"], "random.trainable=maybe is invalid"),
+        ] {
+            let error = #expect(throws: InputError.self) { try make(options) }
+            #expect(error?.message.contains(message) == true, "\(options): \(String(describing: error))")
+        }
+        let clash = try make(["parts": "boundary-toy,same-names"])
+        let error = #expect(throws: InputError.self) { try clash.prepare(sentences) }
+        #expect(error?.message.contains("parts boundary-toy and same-names both have a parameter named toy.scale") == true)
     }
 
     @Test func learningRateSchedules() throws {

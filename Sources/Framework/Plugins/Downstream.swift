@@ -25,6 +25,12 @@ public protocol Encoder: AnyObject {
     func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any)
     /// Gradient of the loss w.r.t. the vectors → parameter gradients (no-op when frozen).
     func backward(_ dVectors: Tensor<Float>, cache: Any)
+    /// Whether a sentence of n tokens gets n + 2 rows, its first and last for `<S>` and `</S>` (ELMo).
+    var addsSentenceBoundaries: Bool { get }
+}
+
+extension Encoder {
+    public var addsSentenceBoundaries: Bool { false }
 }
 
 /// Per-token vectors → class logits [B, C].
@@ -44,11 +50,15 @@ public struct EncoderContext: Sendable {
     /// `--trainable`: fine-tune the encoder's own weights too.
     public var trainable: Bool
     public var seed: UInt64
-    public init(checkpoint: String? = nil, word2vecFile: String? = nil, trainable: Bool = false, seed: UInt64 = 2020) {
+    /// The registry this encoder is made from, so that a composite (`concat`) can make its parts.
+    public var encoders: EncoderRegistry?
+    public init(checkpoint: String? = nil, word2vecFile: String? = nil, trainable: Bool = false, seed: UInt64 = 2020,
+                encoders: EncoderRegistry? = nil) {
         self.checkpoint = checkpoint
         self.word2vecFile = word2vecFile
         self.trainable = trainable
         self.seed = seed
+        self.encoders = encoders
     }
 }
 

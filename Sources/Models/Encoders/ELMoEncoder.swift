@@ -155,6 +155,8 @@ public final class ELMoEncoder<T: Scalar> {
 }
 
 extension ELMoEncoder: Encoder where T == Float {
+    public var addsSentenceBoundaries: Bool { true }
+
     public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
         let (vectors, lengths, cache) = forwardVectors(sentences)
         return (TokenVectors(vectors: vectors, lengths: lengths), cache)
