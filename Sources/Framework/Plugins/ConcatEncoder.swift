@@ -112,8 +112,11 @@ public final class ConcatEncoder: Encoder {
             throw InputError("encoder concat: part \(repeated) is named twice")
         }
         if names.contains("concat") { throw InputError("encoder concat: concat cannot be one of its own parts") }
+        // PART.trainable is read here; every other PART.KEY goes to that part's factory.
+        var trainable: [String: Bool] = [:]
+        for name in names { trainable[name] = try options.bool("\(name).trainable", default: context.trainable) }
         var partOptions: [String: [String: String]] = Dictionary(uniqueKeysWithValues: names.map { ($0, [:]) })
-        for key in options.values.keys.sorted() where key != "parts" {
+        for key in options.values.keys.sorted() where key != "parts" && !names.contains(where: { key == "\($0).trainable" }) {
             let value = options.optionalString(key)!
             let pieces = key.split(separator: ".", maxSplits: 1).map(String.init)
             guard pieces.count == 2, partOptions[pieces[0]] != nil else {
@@ -121,17 +124,10 @@ public final class ConcatEncoder: Encoder {
             }
             partOptions[pieces[0]]![pieces[1]] = value
         }
-        var parts: [any Encoder] = []
-        for name in names {
+        let parts: [any Encoder] = try names.map { name in
             var partContext = context
-            if let text = partOptions[name]!.removeValue(forKey: "trainable") {
-                switch text.lowercased() {
-                case "true", "1", "yes": partContext.trainable = true
-                case "false", "0", "no": partContext.trainable = false
-                default: throw InputError("encoder concat: option \(name).trainable=\(text) is invalid, expected true or false")
-                }
-            }
-            parts.append(try registry.make(name, options: partOptions[name]!, context: partContext))
+            partContext.trainable = trainable[name]!
+            return try registry.make(name, options: partOptions[name]!, context: partContext)
         }
         return ConcatEncoder(names: names, parts: parts)
     }
