@@ -25,8 +25,7 @@ final class FirstLetterEncoder: Encoder {
 /// An encoder with sentence boundaries, as ELMo's: n + 2 rows, row t = (scale₀·(t + 1), scale₁·characters).
 final class BoundaryToyEncoder: Encoder {
     let dimension = 2
-    let scale: Parameter<Float>
-    init(parameterName: String = "toy.scale") { scale = Parameter(name: parameterName, value: Tensor(shape: [2], scalars: [0.5, -2])) }
+    let scale = Parameter(name: "toy.scale", value: Tensor<Float>(shape: [2], scalars: [0.5, -2]))
     var parameters: [Parameter<Float>] { [scale] }
     var addsSentenceBoundaries: Bool { true }
     func prepare(_ sentences: [[String]]) throws {}
