@@ -15,6 +15,10 @@ open class SlotOptimizer: Optimizer {
     public let slotNames: [String]
     /// Slot storage per parameter name: `slotNames.count` blocks of the parameter's size, back to back.
     private var slots: [String: [Float]] = [:]
+    /// Updates each parameter has received. Bias corrections count these, not ``stepCount``, so a
+    /// parameter that starts training late (a frozen encoder thawed) starts its moments afresh, as
+    /// PyTorch's per-parameter `state['step']` does.
+    private var parameterSteps: [String: Int] = [:]
 
     public init(name: String, learningRate: Float, weightDecay: Float, slotNames: [String]) {
         self.name = name
@@ -40,8 +44,9 @@ open class SlotOptimizer: Optimizer {
         public let slotStride: Int
         public let count: Int
         public let weightDecay: Float
+        /// The optimizer's rate times the parameter's ``Parameter/learningRateScale``.
         public let learningRate: Float
-        /// The step being taken, counted from 1.
+        /// This parameter's update being taken, counted from 1.
         public let step: Int
 
         /// The gradient of element i with coupled weight decay applied.
@@ -64,6 +69,8 @@ open class SlotOptimizer: Optimizer {
             let blockSize = max(slotNames.count * n, 1)
             if slots[p.name] == nil { slots[p.name] = Array(repeating: initialSlotValue, count: blockSize) }
             precondition(slots[p.name]!.count == blockSize, "parameter \(p.name) changed size under the optimizer")
+            parameterSteps[p.name, default: 0] += 1
+            let step = parameterSteps[p.name]!, rate = learningRate * p.learningRateScale
             let sparse = p.isRowSparse && zeroGradientIsNoOp && weightDecay == 0
             let columns = p.value.columns
             p.value.withUnsafeMutableBufferPointer { value in
@@ -73,7 +80,7 @@ open class SlotOptimizer: Optimizer {
                             update(Run(
                                 parameter: value.baseAddress! + offset, gradient: grad.baseAddress! + offset,
                                 slots: state.baseAddress! + (slotNames.isEmpty ? 0 : offset), slotStride: n,
-                                count: count, weightDecay: weightDecay, learningRate: learningRate, step: stepCount))
+                                count: count, weightDecay: weightDecay, learningRate: rate, step: step))
                         }
                         if sparse {
                             for r in p.touchedRows { run(r * columns, columns) }
@@ -88,6 +95,10 @@ open class SlotOptimizer: Optimizer {
 
     public func state() -> [String: StoredTensor] {
         var out: [String: StoredTensor] = ["step": StoredTensor(int64: [Int64(stepCount)], shape: [])]
+        // A parameter's own count is stored only where it differs from the optimizer's.
+        for (name, steps) in parameterSteps where steps != stepCount {
+            out["step/\(name)"] = StoredTensor(int64: [Int64(steps)], shape: [])
+        }
         for (name, block) in slots where !slotNames.isEmpty {
             let n = block.count / slotNames.count
             for (k, slot) in slotNames.enumerated() {
@@ -101,8 +112,17 @@ open class SlotOptimizer: Optimizer {
         guard let stepTensor = state["step"] else { throw InputError("\(source): optimizer state has no step") }
         let step = try stepTensor.integers(name: "step", source: source)
         guard step.count == 1, step[0] >= 0 else { throw InputError("\(source): optimizer step is invalid") }
-        var restored: [String: [Float]] = [:]
+        var restored: [String: [Float]] = [:], restoredSteps: [String: Int] = [:]
         for p in parameters where p.isTrainable {
+            var ownStep = Int(step[0])
+            if let stored = state["step/\(p.name)"] {
+                let value = try stored.integers(name: "step/\(p.name)", source: source)
+                guard value.count == 1, value[0] >= 0, value[0] <= step[0] else {
+                    throw InputError("\(source): step/\(p.name) is invalid (must be one count from 0 to the optimizer's \(step[0]))")
+                }
+                ownStep = Int(value[0])
+            }
+            if ownStep > 0 { restoredSteps[p.name] = ownStep }
             var block: [Float] = []
             var present = 0
             for slot in slotNames {
@@ -118,11 +138,12 @@ open class SlotOptimizer: Optimizer {
             if slotNames.isEmpty { continue }
             if present == slotNames.count {
                 restored[p.name] = block
-            } else if present > 0 || step[0] > 0 {
-                throw InputError("\(source): optimizer state for \(p.name) is missing (\(name) at step \(step[0]))")
+            } else if present > 0 || ownStep > 0 {
+                throw InputError("\(source): optimizer state for \(p.name) is missing (\(name) at step \(ownStep))")
             }
         }
         slots = restored
+        parameterSteps = restoredSteps
         stepCount = Int(step[0])
     }
 }

@@ -48,6 +48,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Pretrained BiLM for --encoder elmo (DIR/STEP).") var initFromCkpt = "runs/pretrain/final"
     @Option(help: "word2vec file for --encoder word2vec.") var pretrainedWord2vecFile: String?
     @Flag(help: "Fine-tune the encoder's weights too.") var trainable = false
+    @Option(help: "With --trainable: the encoder's learning rate as a multiple of --lr (discriminative fine-tuning).") var encoderLrScale = 1.0
+    @Option(help: "With --trainable: train the head alone for this many first epochs, then the encoder too.") var frozenEncoderEpochs = 0
     @Option(help: "Epochs.") var epochs = 20
     @Option(help: "Sentences per batch.") var batchSize = 64
     @Option(help: "Cut sentences at this many tokens.") var maxSeqLen = 256
@@ -69,6 +71,13 @@ struct TrainCommand: ParsableCommand {
             throw InputError("--lr-schedule \(lrSchedule): not one of \(LearningRateSchedule.Shape.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         try Check.fraction(warmupFraction, "--warmup-fraction")
+        try Check.positive(encoderLrScale, "--encoder-lr-scale")
+        guard frozenEncoderEpochs >= 0, frozenEncoderEpochs < epochs else {
+            throw InputError("--frozen-encoder-epochs \(frozenEncoderEpochs): must be from 0 to --epochs − 1 (\(epochs - 1))")
+        }
+        guard trainable || (encoderLrScale == 1 && frozenEncoderEpochs == 0) else {
+            throw InputError("--encoder-lr-scale and --frozen-encoder-epochs need --trainable: the encoder is frozen")
+        }
         guard folds == 0 || folds >= 2 else { throw InputError("--folds \(folds): must be 0 (off) or at least 2") }
         let registries = try builtinRegistries()
         let data = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
@@ -82,6 +91,7 @@ struct TrainCommand: ParsableCommand {
         try encoderPlugin.prepare(data.sentences)
         printError("encoder \(encoder) ready (dimension \(encoderPlugin.dimension)) in " + String(format: "%.1f s", Date().timeIntervalSince(start)))
         let initialEncoder = encoderPlugin.parameters.map(\.value.scalars)
+        for p in encoderPlugin.parameters { p.learningRateScale = Float(encoderLrScale) }
         try Files.ensureDirectory(saveDir, role: "--save-dir")
         var metrics = ""
 
@@ -123,6 +133,7 @@ struct TrainCommand: ParsableCommand {
             var best: (accuracy: Double, epoch: Int, values: [[Float]])? = nil
             for epoch in 1...epochs {
                 let epochStart = Date()
+                trainer.encoderFrozen = epoch <= frozenEncoderEpochs
                 let loss = trainer.trainEpoch(sentences: data.sentences, labels: data.labels, indices: train)
                 var line = (experiments.count > 1 ? "fold \(k + 1)/\(experiments.count)  " : "")
                     + String(format: "epoch %d/%d  loss %.4f  %.1f s", epoch, epochs, loss, Date().timeIntervalSince(epochStart))

@@ -172,6 +172,35 @@ struct DownstreamTests {
         #expect(trainer.stepsTaken == 6 && optimizer.learningRate == 0.05 / 6)
     }
 
+    /// `encoderFrozen` trains the head alone: the encoder's weights and gradients stay untouched. Thawed, the
+    /// encoder trains at its own `learningRateScale`, with Adam's first-step correction (its own step count).
+    @Test func frozenThenThawedEncoder() throws {
+        var registries = Registries()
+        try Models.register(into: &registries)
+        try Heads.register(into: &registries)
+        try Optimizers.register(into: &registries)
+        let encoder = try registries.encoders.make("random", options: ["dim": "4"], context: EncoderContext(trainable: true, seed: 2))
+        let sentences = (0..<40).map { ["w\($0 % 3)", "v\($0 % 5)"] }, labels = (0..<40).map { $0 % 2 }
+        try encoder.prepare(sentences)
+        let head = try registries.heads.make("bow", context: HeadContext(inputDimension: 4, classes: 2, seed: 1))
+        let optimizer = try registries.optimizers.make("adam", options: ["lr": "0.01"], context: ())
+        let trainer = ClassifierTrainer(encoder: encoder, head: head, optimizer: optimizer, seed: 4)
+        trainer.batchSize = 16
+        let table = encoder.parameters[0], initialTable = table.value.scalars, initialHead = head.parameters.map(\.value.scalars)
+        table.learningRateScale = 0.5
+        trainer.encoderFrozen = true
+        trainer.trainEpoch(sentences: sentences, labels: labels, indices: Array(0..<40))
+        #expect(table.value.scalars == initialTable && table.grad.scalars.allSatisfy { $0 == 0 })
+        #expect(head.parameters.map(\.value.scalars) != initialHead)
+
+        // Thawed: Adam's first update of an element moves it by lr·scale·sign(g) (up to ε and decay 0).
+        trainer.encoderFrozen = false
+        trainer.batchSize = 40
+        trainer.trainEpoch(sentences: sentences, labels: labels, indices: Array(0..<40))
+        let moved = zip(table.value.scalars, initialTable).map { abs($0 - $1) }.filter { $0 > 0 }
+        #expect(!moved.isEmpty && moved.allSatisfy { abs($0 - 0.005) < 1e-5 }, "\(moved)")
+    }
+
     @Test func sentencePolarityAsTheExampleReadsIt() throws {
         let data = try SentencePolarity(directory: RepositoryPaths.path("data/rt-polarity"))
         #expect(data.sentences.count == 10662)

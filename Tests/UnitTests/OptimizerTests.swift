@@ -89,6 +89,69 @@ struct OptimizerTests {
         }
     }
 
+    /// A parameter's `learningRateScale` acts as that parameter's own rate: Adam at rate 0.05 with
+    /// scale 0.2 takes exactly the steps of Adam at rate 0.01, while an unscaled neighbour keeps 0.05.
+    @Test func learningRateScaleIsAPerParameterRate() throws {
+        func run(rate: String, scale: Float) throws -> ([Float], [Float]) {
+            let optimizer = try makeOptimizer("adam", ["lr": rate, "weight-decay": "0.001"])
+            let scaled = Parameter(name: "encoder", value: Tensor<Float>(shape: [3], scalars: [0.5, -1, 2]))
+            let plain = Parameter(name: "head", value: Tensor<Float>(shape: [2], scalars: [1, -0.25]))
+            scaled.learningRateScale = scale
+            for step in 0..<4 {
+                for (k, p) in [scaled, plain].enumerated() {
+                    for i in 0..<p.count { p.grad.scalars[i] = Float.sin(Float(2 * i + step + 5 * k)) }
+                }
+                optimizer.step([scaled, plain])
+            }
+            return (scaled.value.scalars, plain.value.scalars)
+        }
+        let (scaled, plain) = try run(rate: "0.05", scale: 0.2)
+        let (reference, _) = try run(rate: "0.01", scale: 1)
+        let (_, unscaledNeighbour) = try run(rate: "0.05", scale: 1)
+        for (a, b) in zip(scaled, reference) { #expect(abs(a - b) <= 1e-7 * max(1, abs(b)), "\(a) vs \(b)") }
+        #expect(plain == unscaledNeighbour)
+    }
+
+    /// A parameter that starts training after the others (a thawed encoder) gets Adam's first-step
+    /// bias correction, as a fresh optimizer would give it, and that count survives a save and restore.
+    @Test func lateParameterCountsItsOwnSteps() throws {
+        func gradients(_ ps: [Parameter<Float>], step: Int) {
+            for (k, p) in ps.enumerated() {
+                for i in 0..<p.count { p.grad.scalars[i] = Float.cos(Float(3 * i + step + 2 * k)) }
+            }
+        }
+        let head = Parameter(name: "head", value: Tensor<Float>(shape: [2], scalars: [0.3, 0.7]))
+        let late = Parameter(name: "late", value: Tensor<Float>(shape: [3], scalars: [1, 2, 3]))
+        let adam = try makeOptimizer("adam", ["lr": "0.01"])
+        for step in 0..<5 { gradients([head], step: step); adam.step([head]) }
+        gradients([head, late], step: 5)
+        adam.step([head, late])
+
+        let fresh = Parameter(name: "late", value: Tensor<Float>(shape: [3], scalars: [1, 2, 3]))
+        fresh.grad.scalars = late.grad.scalars
+        try makeOptimizer("adam", ["lr": "0.01"]).step([fresh])
+        #expect(late.value.scalars == fresh.value.scalars)
+
+        var file = SafeTensors()
+        for (key, tensor) in adam.state() { file[key] = tensor }
+        let reread = try SafeTensors.parse(file.serialized(), source: "state")
+        #expect(reread.tensors["step/late"] != nil && reread.tensors["step/head"] == nil)
+        let resumed = try makeOptimizer("adam", ["lr": "0.01"])
+        let headCopy = Parameter(name: "head", value: head.value), lateCopy = Parameter(name: "late", value: late.value)
+        try resumed.loadState(reread.tensors, parameters: [headCopy, lateCopy], source: "state")
+        for step in 6..<8 {
+            gradients([head, late], step: step); adam.step([head, late])
+            gradients([headCopy, lateCopy], step: step); resumed.step([headCopy, lateCopy])
+        }
+        #expect(head.value.scalars == headCopy.value.scalars && late.value.scalars == lateCopy.value.scalars)
+
+        var state = adam.state()
+        state["step/late"] = StoredTensor(int64: [99], shape: [])
+        #expect(throws: InputError("opt: step/late is invalid (must be one count from 0 to the optimizer's 8)")) {
+            try makeOptimizer("adam").loadState(state, parameters: [head, late], source: "opt")
+        }
+    }
+
     @Test func missingStateIsAnInputError() throws {
         let adam = try makeOptimizer("adam")
         let p = Parameter(name: "w", value: Tensor<Float>(shape: [2], repeating: 1))

@@ -13,6 +13,9 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
     public var grad: Tensor<T>
     /// Frozen parameters keep their gradient at zero and are skipped by optimizers.
     public var isTrainable: Bool
+    /// Multiplies the optimizer's learning rate for this parameter alone (1 by default): discriminative
+    /// fine-tuning, where a pretrained encoder trains slower than the new head (PyTorch's parameter groups).
+    public var learningRateScale: Float = 1
     /// Whether backward records the rows it writes (see ``touchedRows``).
     public let isRowSparse: Bool
     /// Rows of ``grad`` that may be non-zero since the last ``zeroGrad()``, in first-touch order.

@@ -14,6 +14,9 @@ public final class ClassifierTrainer {
     let baseLearningRate: Float
     /// Updates applied so far.
     public private(set) var stepsTaken = 0
+    /// While set, only the head trains: the encoder's backward is skipped and its parameters are not
+    /// updated (ULMFiT's gradual unfreezing; "linear probing, then fine-tuning").
+    public var encoderFrozen = false
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     var rng: SeededRandom
 
@@ -36,7 +39,7 @@ public final class ClassifierTrainer {
         var order = indices
         rng.shuffle(&order)
         var total = 0.0
-        let parameters = self.parameters
+        let parameters = encoderFrozen ? head.parameters : self.parameters
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let batch = Array(order[start..<min(start + batchSize, order.count)])
             for p in parameters { p.zeroGrad() }
@@ -45,7 +48,7 @@ public final class ClassifierTrainer {
             let (output, softmaxCache) = SoftmaxCrossEntropy.forward(logits: logits, targets: batch.map { Int32(labels[$0]) })
             total += Double(output.loss) * Double(batch.count)
             let dVectors = head.backward(SoftmaxCrossEntropy.backward(cache: softmaxCache), cache: headCache)
-            encoder.backward(dVectors, cache: encoderCache)
+            if !encoderFrozen { encoder.backward(dVectors, cache: encoderCache) }
             precondition(schedule == LearningRateSchedule() || stepsTaken < totalSteps,
                          "the schedule's totalSteps (\(totalSteps)) is shorter than the run")
             optimizer.learningRate = baseLearningRate * Float(schedule.factor(step: stepsTaken, totalSteps: totalSteps))

@@ -13,7 +13,8 @@ public protocol Optimizer: AnyObject {
     /// Applies one update to every trainable parameter from its gradient (gradients unchanged).
     func step(_ parameters: [Parameter<Float>])
 
-    /// The state as named tensors: `"<slot>/<parameter name>"` per parameter and `"step"`.
+    /// The state as named tensors: `"<slot>/<parameter name>"` per parameter, `"step"`, and
+    /// `"step/<parameter name>"` for a parameter updated fewer times than the optimizer.
     func state() -> [String: StoredTensor]
 
     /// Restores ``state()`` output for `parameters`; a missing or mis-shaped entry is an input
