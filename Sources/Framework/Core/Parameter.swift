@@ -14,7 +14,7 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
     /// Frozen parameters keep their gradient at zero and are skipped by optimizers.
     public var isTrainable: Bool
     /// Multiplies the optimizer's learning rate for this parameter alone (1 by default): discriminative
-    /// fine-tuning, where a pretrained encoder trains slower than the new head (PyTorch's parameter groups).
+    /// fine-tuning, where a pretrained encoder trains at another rate than the new head (PyTorch's parameter groups).
     public var learningRateScale: Float = 1
     /// Whether backward records the rows it writes (see ``touchedRows``).
     public let isRowSparse: Bool
