@@ -32,13 +32,18 @@ enum DataCatalog {
                    algorithm: "md5", digest: "5f079a9b88ea27585e0539f502ca9327",
                    files: ["1-billion-word/training-tokenized-shuffled", "1-billion-word/heldout-tokenized-shuffled"],
                    summary: "One Billion Word benchmark (Chelba et al. 2013), PaddleNLP's packaging"),
+        // Stanford's archive; MD5 as torchvision-era loaders and Paddle's imdb dataset check it.
+        DataSource(name: "imdb", url: "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                   algorithm: "md5", digest: "7c2ac02c03563afcf9b574c7e56c153a",
+                   files: ["aclImdb/train/unsup", "aclImdb/test/pos", "imdb/train_unsup.txt"],
+                   summary: "Large Movie Review Dataset v1.0 (Maas et al. 2011), rewritten one review per line into DIR/imdb"),
     ]
 }
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Download and verify the published data sets; write rt-polarity as a plain corpus.",
-        subcommands: [DataFetch.self, DataVerify.self, DataText.self])
+        commandName: "data", abstract: "Download and verify the published data sets; prepare pretraining corpora; write rt-polarity as a plain corpus.",
+        subcommands: [DataFetch.self, DataVerify.self, DataText.self, DataPrepare.self])
 }
 
 /// rt-polarity's sentences as a plain corpus, e.g. to continue pretraining the LM on the task's own
@@ -108,17 +113,71 @@ struct DataText: ParsableCommand {
     }
 }
 
+/// Raw IMDB reviews and/or WikiExtractor articles → a shuffled, sharded pretraining corpus tokenized as the
+/// classifier reads rt-polarity, with whole documents held out as an in-domain LM dev set and a vocabulary.
+struct DataPrepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare",
+        abstract: "Build a pretraining corpus (1B-Word shard layout, held-out set, vocabulary) from IMDB reviews and/or WikiExtractor output.",
+        discussion: """
+        --imdb DIR reads DIR/train_pos.txt, train_neg.txt and train_unsup.txt (one review per line, as `elmo data fetch imdb` \
+        writes them); IMDB's test reviews are never read. --wikipedia DIR reads WikiExtractor's */wiki_* files. Sentences are \
+        split, then cleaned as rt-polarity is (clean_str, lower case).
+        """)
+    @Option(help: "Folder with IMDB's train_pos.txt, train_neg.txt, train_unsup.txt.") var imdb: String?
+    @Option(help: "Folder with WikiExtractor output (AA/wiki_00 …).") var wikipedia: String?
+    @Option(help: "Output folder.") var output: String
+    @Option(help: "Shard file prefix (default: imdb, wiki, or imdb-wiki).") var name: String?
+    @Option(help: "Number of training shards.") var shards = 20
+    @Option(help: "Fraction of documents (reviews, articles) held out for LM perplexity.") var heldoutFraction = 0.01
+    @Option(help: "Drop sentences shorter than this many tokens.") var minTokens = 3
+    @Option(help: "Drop sentences longer than this many tokens.") var maxTokens = 100
+    @Option(help: "Vocabulary: keep words seen at least this often in the training shards.") var minCount = 3
+    @Option(help: "Seed of the held-out draw and the shuffle.") var seed: UInt64 = 2020
+
+    func run() throws {
+        var sources: [PretrainingSource] = []
+        if let imdb { sources.append(.imdb(directory: imdb)) }
+        if let wikipedia { sources.append(.wikiExtractor(directory: wikipedia)) }
+        var builder = PretrainingCorpusBuilder(sources: sources, output: output)
+        builder.name = name ?? sources.map(\.name).joined(separator: "-")
+        builder.shards = shards
+        builder.heldoutFraction = heldoutFraction
+        builder.minTokens = minTokens
+        builder.maxTokens = maxTokens
+        builder.minCount = minCount
+        builder.seed = seed
+        try builder.validate()
+        let started = Date()
+        let summary = try builder.build(log: { printError($0) })
+        print("""
+        wrote \(output): \(summary.documents) documents (\(summary.heldoutDocuments) held out); \
+        training \(summary.trainSentences) sentences, \(summary.trainTokens) tokens in \(shards) shards; \
+        held out \(summary.heldoutSentences) sentences, \(summary.heldoutTokens) tokens; \
+        dropped \(summary.droppedShort) short and \(summary.droppedLong) long sentences; \
+        vocabulary \(summary.vocabularySize) tokens at min count \(minCount) (\(Int(Date().timeIntervalSince(started))) s)
+        pretrain with: --train-data-path "\(output)/training-tokenized-shuffled/*" --vocab-file \(summary.vocabularyFile)
+        evaluate with: --dev-data-path \(summary.heldoutFile)
+        """)
+    }
+}
+
 struct SourceOptions: ParsableArguments {
-    @Argument(help: "rt-polarity | googlenews | 1b-word (or give --url with --md5/--sha256).") var name: String?
+    @Argument(help: "rt-polarity | googlenews | 1b-word | imdb (or give --url with --md5/--sha256).") var name: String?
     @Option(help: "Directory to download and extract into.") var dir = "data/downloads"
     @Option(help: "Another URL (a mirror, or any file).") var url: String?
+    // With a data set's name, --md5/--sha256 replace its published checksum (a mirror's own packaging).
     @Option(help: "Expected MD5 of the download (with --url).") var md5: String?
     @Option(help: "Expected SHA-256 of the download (with --url).") var sha256: String?
 
     func source() throws -> DataSource {
+        guard md5 == nil || sha256 == nil else { throw InputError("--md5 and --sha256: give one of them") }
         if let name, let known = DataCatalog.sources.first(where: { $0.name == name }) {
             var source = known
             if let url { source.url = url }
+            // A mirror that repackaged the files has its own checksum.
+            if let md5 { source.algorithm = "md5"; source.digest = md5.lowercased() }
+            if let sha256 { source.algorithm = "sha256"; source.digest = sha256.lowercased() }
             return source
         }
         if let name { throw InputError("data set '\(name)' is unknown (known: \(DataCatalog.sources.map(\.name).joined(separator: ", ")))") }
@@ -160,6 +219,10 @@ struct DataFetch: ParsableCommand {
             try tar.run()
             tar.waitUntilExit()
             guard tar.terminationStatus == 0 else { throw RuntimeFailure("\(archive): tar could not extract it") }
+        }
+        if source.name == "imdb" {
+            let counts = try IMDBReviews.writeLines(from: "\(options.dir)/aclImdb", to: "\(options.dir)/imdb")
+            printError("\(options.dir)/imdb: " + IMDBReviews.splits.map { "\($0.0) \(counts[$0.0] ?? 0)" }.joined(separator: ", "))
         }
         for file in source.files where !FileManager.default.fileExists(atPath: "\(options.dir)/\(file)") {
             throw InputError("\(archive): does not contain \(file)")

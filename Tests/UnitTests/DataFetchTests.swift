@@ -118,6 +118,31 @@ struct DataFetchTests {
         #expect(FileManager.default.createFile(atPath: "\(target)/set.tar.gz", contents: Data(damaged)))
         try BadInputTests.expectRejected(["data", "verify", "--url", url, "--sha256", sha, "--dir", target],
                                          mentions: ["set.tar.gz", "sha256", "expected \(sha)"])
-        try BadInputTests.expectRejected(["data", "fetch", "enwik9"], mentions: ["enwik9", "rt-polarity, googlenews, 1b-word"])
+        try BadInputTests.expectRejected(["data", "fetch", "enwik9"], mentions: ["enwik9", "rt-polarity, googlenews, 1b-word, imdb"])
+    }
+    @Test func fetchesIMDBAndWritesOneReviewPerLine() throws {
+        let d = RepositoryPaths.temporaryDirectory("fetch-imdb")
+        for folder in ["train/pos", "train/neg", "train/unsup", "test/pos", "test/neg"] {
+            try FileManager.default.createDirectory(atPath: "\(d)/src/aclImdb/\(folder)", withIntermediateDirectories: true)
+            try "A review in \(folder).\nSecond line.".write(toFile: "\(d)/src/aclImdb/\(folder)/0_7.txt", atomically: true, encoding: .utf8)
+        }
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-czf", "\(d)/aclImdb_v1.tar.gz", "-C", "\(d)/src", "aclImdb"]
+        try tar.run()
+        tar.waitUntilExit()
+        let archive = try Files.readBytes("\(d)/aclImdb_v1.tar.gz", role: "test")
+        var md5 = MD5Digest()
+        md5.update(archive)
+        let server = try LoopbackServer(body: archive, cutAfter: nil)
+        let url = "http://127.0.0.1:\(server.port)/aclImdb_v1.tar.gz"
+        // The published checksum is checked by default: this small archive fails it, naming both sums.
+        let wrong = try BadInputTests.run(["data", "fetch", "imdb", "--url", url, "--dir", "\(d)/wrong"])
+        #expect(wrong.status == 2 && wrong.stderr.split(separator: "\n").last?.contains("expected 7c2ac02c03563afcf9b574c7e56c153a") == true,
+                "\(wrong.stderr)")
+        let fetched = try BadInputTests.run(["data", "fetch", "imdb", "--url", url, "--md5", md5.hexDigest(), "--dir", "\(d)/downloads"])
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(try String(contentsOfFile: "\(d)/downloads/imdb/train_unsup.txt", encoding: .utf8) == "A review in train/unsup. Second line.\n")
+        #expect(try String(contentsOfFile: "\(d)/downloads/imdb/test_neg.ids", encoding: .utf8) == "0_7.txt\n")
     }
 }

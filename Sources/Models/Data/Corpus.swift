@@ -91,18 +91,9 @@ public final class LineReader {
     /// The next line split on ASCII whitespace, or nil at the end of the file.
     /// A line that is not UTF-8 (binary garbage, another encoding) is an input error naming the file and line.
     public func nextLine() throws -> Line? {
-        let length = getline(&buffer, &capacity, file)
-        guard length >= 0 else {
-            if ferror(file) != 0 { throw RuntimeFailure("\(role) \(path): read error after byte \(offset)") }
-            return nil
-        }
-        offset += Int64(length)
-        lineNumber += 1
-        if memchr(buffer!, 0, length) != nil {
-            throw InputError("\(role) \(path) line \(lineNumber): contains NUL bytes (a binary file?)")
-        }
+        guard let bytes = try nextRawLine() else { return nil }
+        let length = bytes.count
         var tokens: [String] = []
-        let bytes = UnsafeRawBufferPointer(start: buffer, count: length).bindMemory(to: UInt8.self)
         var start = -1
         for i in 0...length {
             let isSpace = i == length || bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A
@@ -120,5 +111,32 @@ public final class LineReader {
             }
         }
         return Line(tokens: tokens, number: lineNumber)
+    }
+
+    /// The next line as text, without its `\n` (and a `\r` before it), or nil at the end of the file.
+    /// Only `\n` ends a line: U+0085 and U+2028 inside a line stay text.
+    public func nextText() throws -> String? {
+        guard var bytes = try nextRawLine() else { return nil }
+        if bytes.last == 0x0A { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
+        if bytes.last == 0x0D { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
+        guard let text = String(validatingUTF8Bytes: bytes) else {
+            throw InputError("\(role) \(path) line \(lineNumber): not valid UTF-8 text")
+        }
+        return text
+    }
+
+    /// The next line's bytes (valid until the next read), its `\n` included; NUL bytes are an input error.
+    private func nextRawLine() throws -> UnsafeBufferPointer<UInt8>? {
+        let length = getline(&buffer, &capacity, file)
+        guard length >= 0 else {
+            if ferror(file) != 0 { throw RuntimeFailure("\(role) \(path): read error after byte \(offset)") }
+            return nil
+        }
+        offset += Int64(length)
+        lineNumber += 1
+        if memchr(buffer!, 0, length) != nil {
+            throw InputError("\(role) \(path) line \(lineNumber): contains NUL bytes (a binary file?)")
+        }
+        return UnsafeRawBufferPointer(start: buffer, count: length).bindMemory(to: UInt8.self)
     }
 }

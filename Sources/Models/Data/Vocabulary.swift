@@ -76,7 +76,13 @@ public struct Vocabulary: Sendable, Equatable {
         try corpus.forEachSentence { tokens in
             for token in tokens { counts[token, default: 0] += 1 }
         }
-        guard !counts.isEmpty else { throw InputError("\(corpus.description): contains no tokens") }
+        return try build(counts: counts, minCount: minCount, maxSize: maxSize, source: corpus.description)
+    }
+
+    /// The same from word counts gathered elsewhere (`source` names them in errors).
+    public static func build(counts: [String: Int], minCount: Int, maxSize: Int?, source: String) throws -> Vocabulary {
+        var counts = counts
+        guard !counts.isEmpty else { throw InputError("\(source): contains no tokens") }
         // The corpus's own unknown-word markers are <UNK>, not words.
         for marker in ["<unk>", Vocabulary.unknown, CharacterIDs.sentenceBegin, CharacterIDs.sentenceEnd] {
             counts[marker] = nil
