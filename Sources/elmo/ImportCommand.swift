@@ -22,3 +22,27 @@ struct ImportAllenNLPCommand: ParsableCommand {
               + "(\(model.options.layerCount) layers of \(model.options.cellSize) cells, projection \(model.options.projectionDim)); no softmax: embedding only")
     }
 }
+
+/// A trained language model → a model directory that embeds: `DIR/elmo.safetensors` (char-CNN and LSTMs,
+/// no softmax, no optimizer state), `DIR/options.json` (AllenNLP's format) and `DIR/vocab.txt` (the LM's
+/// vocabulary, for the record). `--encoder elmo --init-from-ckpt DIR/elmo` and `ELMoEmbedder(checkpoint:)` load it.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a pretrained LM's encoder (no softmax, no optimizer state) with options.json and vocab.txt into a model directory.")
+
+    @Option(help: "Checkpoint DIR/STEP of the trained language model.") var initFromCkpt: String
+    @Option(help: "Model directory to write (DIR/elmo.safetensors, DIR/options.json, DIR/vocab.txt).") var output: String
+
+    func run() throws {
+        let (model, vocabulary) = try BiLMCheckpoint.loadModel(initFromCkpt)
+        let resolved = try BiLMCheckpoint.resolve(initFromCkpt)
+        let file = try BiLMCheckpoint.encoderFile(model, vocabulary: vocabulary, origin: URL(fileURLWithPath: resolved).lastPathComponent)
+        try Files.ensureDirectory(output, role: "--output")
+        try file.write(to: BiLMCheckpoint.parametersPath("\(output)/elmo"))
+        try Files.writeAtomically(Array((model.options.jsonText() + "\n").utf8), to: "\(output)/options.json")
+        try Files.writeAtomically(Array(vocabulary.fileText.utf8), to: "\(output)/vocab.txt")
+        let encoderCount = model.parameterCount - model.softmax.parameterCount
+        print("wrote \(output)/elmo.safetensors (\(encoderCount) encoder parameters; the softmax's \(model.parameterCount - encoderCount) left out), options.json, vocab.txt (\(vocabulary.count) tokens)")
+    }
+}

@@ -6,6 +6,10 @@ public enum BiLMCheckpoint {
     public static let format = "swift-elmo-bilm-1"
     /// Metadata key of a checkpoint made by `elmo import-allennlp`: its softmax is a zero placeholder.
     public static let importedFromKey = "imported_from"
+    /// Metadata key of an encoder exported by `elmo export`: the language model it came from; its softmax,
+    /// too, is a zero placeholder over the three specials (the LM's vocabulary is kept under `lm_vocab`).
+    public static let exportedFromKey = "exported_from"
+    public static let languageModelVocabularyKey = "lm_vocab"
 
     public static func parametersPath(_ prefix: String) -> String { "\(prefix).safetensors" }
 
@@ -40,6 +44,29 @@ public enum BiLMCheckpoint {
         return file
     }
 
+    /// The encoder part of `model` (char-CNN and LSTMs; no softmax, no optimizer state) as the parameters
+    /// file of a checkpoint that embeds: what a model directory ships, as AllenNLP ships weights without
+    /// the softmax. `origin` says where it came from; the LM's vocabulary is kept in the metadata.
+    public static func encoderFile(_ model: BidirectionalLM<Float>, vocabulary: Vocabulary, origin: String) throws -> SafeTensors {
+        let specials = try Vocabulary(tokens: [])
+        var file = SafeTensors(metadata: [
+            "format": format,
+            "options": model.options.jsonText(vocabularySize: specials.count),
+            "vocab": specials.tokens.joined(separator: "\n"),
+            exportedFromKey: origin,
+            languageModelVocabularyKey: vocabulary.tokens.joined(separator: "\n"),
+        ])
+        let softmaxNames = Set(model.softmax.parameters.map(\.name))
+        for p in model.parameters where !softmaxNames.contains(p.name) { file[p.name] = StoredTensor(p.value) }
+        var rng = SeededRandom(seed: 0)
+        let placeholder = SoftmaxOutput<Float>(vocabularySize: specials.count, inputSize: model.options.projectionDim, rowSparse: false, rng: &rng)
+        for p in placeholder.parameters {
+            p.value.zero()
+            file[p.name] = StoredTensor(p.value)
+        }
+        return file
+    }
+
     /// A model and its vocabulary from `prefix.safetensors`. Every tensor must be present with the
     /// shape the stored options imply; a mismatch names the tensor and both shapes. `languageModel`:
     /// the caller needs the softmax, which an imported checkpoint does not have.
@@ -58,6 +85,9 @@ public enum BiLMCheckpoint {
         guard let vocabText = file.metadata["vocab"] else { throw InputError("\(source): no vocabulary in its metadata") }
         if languageModel, let origin = file.metadata[importedFromKey] {
             throw InputError("\(source): imported from \(origin), which has no softmax: it embeds (`elmo embed`, `--encoder elmo`) but cannot be evaluated or trained as a language model")
+        }
+        if languageModel, let origin = file.metadata[exportedFromKey] {
+            throw InputError("\(source): an encoder exported from \(origin) without its softmax: it embeds (`elmo embed`, `--encoder elmo`) but cannot be evaluated or trained as a language model (use the full checkpoint)")
         }
         let options = try BiLMOptions.parse(Array(optionsText.utf8), source: "\(source) options")
         let vocabulary = try Vocabulary(tokens: vocabText.split(separator: "\n").map(String.init), source: "\(source) vocab")
