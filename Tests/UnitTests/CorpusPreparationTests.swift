@@ -111,6 +111,12 @@ struct CorpusPreparationTests {
         builder.output = again
         let second = try builder.build()
         #expect(try second.trainingFiles.map(Self.lines) == summary.trainingFiles.map(Self.lines))
+        // Which documents are held out does not depend on how many sentences the others yield.
+        builder.output = RepositoryPaths.temporaryDirectory("corpus-longer")
+        builder.minTokens = 5
+        let third = try builder.build()
+        #expect(third.heldoutDocuments == summary.heldoutDocuments)
+        #expect(try Self.lines(third.heldoutFile) == Self.lines(summary.heldoutFile).filter { $0.split(separator: " ").count >= 5 })
     }
 
     @Test func rewritesThePublishedIMDBLayout() throws {

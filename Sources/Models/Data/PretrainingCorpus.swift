@@ -233,13 +233,15 @@ public struct PretrainingCorpusBuilder {
         let scratch = summary.trainingFiles.map { "\($0).scatter-\(getpid())" } + ["\(summary.heldoutFile).scatter-\(getpid())"]
         let writers = try scratch.map { try BufferedFileWriter(path: $0) }
         defer { for path in scratch { unlink(path) } }
-        var rng = SeededRandom(seed: seed)
+        // Two generators: which documents are held out must not depend on how many sentences the others have.
+        var heldoutDraw = SeededRandom(seed: seed)
+        var rng = SeededRandom(seed: seed &+ 1)
         var counts: [String: Int] = [:]
         for source in sources {
             log("reading \(source.name) (\(try source.files().count) files)")
             try source.forEachDocument { paragraphs in
                 summary.documents += 1
-                let heldout = Double(rng.next() >> 11) / Double(1 << 53) < heldoutFraction
+                let heldout = Double(heldoutDraw.next() >> 11) / Double(1 << 53) < heldoutFraction
                 if heldout { summary.heldoutDocuments += 1 }
                 for paragraph in paragraphs {
                     for tokens in PretrainingText.tokenizedSentences(paragraph) {
