@@ -58,7 +58,7 @@ let package = Package(
         /// Other projects' formats: AllenNLP / bilm-tf ELMo weights (hdf5).
         .target(name: "Interop", dependencies: ["Framework", "Models", "CHDF5"]),
 
-        /// Exit codes and one-line errors for the command-line programs (DESIGN §4).
+        /// Exit codes and one-line errors for the command-line programs.
         .target(
             name: "CLISupport",
             dependencies: ["Framework", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -2,7 +2,7 @@ import ArgumentParser
 import Framework
 import Foundation
 
-/// Runs a command tree with the project's exit-code contract (DESIGN §4): 0 success,
+/// Runs a command tree with the project's exit-code contract: 0 success,
 /// 1 runtime failure, 2 bad usage or bad input, always with one line on stderr.
 public enum ExitCodes {
     public static func run<Command: ParsableCommand>(_ root: Command.Type, programName: String) -> Never {

@@ -10,7 +10,7 @@ import TestSupport
 struct BiLMGoldenTests {
     static let weightsPrefix = RepositoryPaths.path("Tests/Golden/Resources/bilm-tiny-weights")
     static let goldenPath = RepositoryPaths.path("Tests/Golden/Resources/bilm-tiny-golden.safetensors")
-    /// DESIGN §7: ≤ 1e-5 in Float32, relative to the tensor's largest magnitude when that exceeds 1.
+    /// The golden contract: ≤ 1e-5 in Float32, relative to the tensor's largest magnitude when that exceeds 1.
     static let tolerance = 1e-5
 
     let golden: SafeTensors

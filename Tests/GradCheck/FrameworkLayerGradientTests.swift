@@ -3,7 +3,7 @@ import Framework
 import Testing
 import TestSupport
 
-/// Float64 central-difference checks of the generic layers (DESIGN §7: max relative error ≤ 1e-6).
+/// Float64 central-difference checks of the generic layers (max relative error ≤ 1e-6).
 @Suite("Gradient checks: framework layers")
 struct FrameworkLayerGradientTests {
     static let tolerance = 1e-6

@@ -4,7 +4,7 @@ import Models
 import Testing
 import TestSupport
 
-/// Float64 central-difference checks of the ELMo layers (DESIGN §7: max relative error ≤ 1e-6).
+/// Float64 central-difference checks of the ELMo layers (max relative error ≤ 1e-6).
 @Suite("Gradient checks: ELMo layers")
 struct ModelGradientTests {
     static let tolerance = 1e-6

@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The OpenBLAS kernel and thread choice (DESIGN §8).
+/// The OpenBLAS kernel and thread choice (Debian's OpenBLAS misreads some CPUs; see the README).
 ///
 /// Debian's OpenBLAS 0.3.21 does not recognise some recent CPUs and falls back to its SSE3
 /// `Prescott` kernel, about 5× slower. OpenBLAS reads `OPENBLAS_CORETYPE` when the library loads,

@@ -12,7 +12,7 @@ public struct TokenVectors: Sendable {
     public var dimension: Int { vectors.shape[2] }
 }
 
-/// Token lists → per-token vectors (DESIGN §2). An encoder may be trainable; its backward then
+/// Token lists → per-token vectors. An encoder may be trainable; its backward then
 /// accumulates into ``parameters``.
 public protocol Encoder: AnyObject {
     var dimension: Int { get }

@@ -1,7 +1,7 @@
 import Foundation
 import Framework
 
-/// Model options in AllenNLP's `options.json` shape, plus the named presets of DESIGN §3.
+/// Model options in AllenNLP's `options.json` shape, plus the named presets (tiny, paddle, small, medium, original).
 public struct BiLMOptions: Sendable, Equatable {
     public var cellSize: Int                 // lstm.dim
     public var projectionDim: Int            // lstm.projection_dim
