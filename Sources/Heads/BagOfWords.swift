@@ -5,8 +5,8 @@ import Framework
 /// Optionally dropout on the token vectors before pooling (`inputDropout`, off in the example):
 /// AllenNLP's `Elmo` applies 0.5 there to regularise its representations.
 public final class BagOfWordsHead<T: Scalar>: HasParameters {
-    public enum Pooling: String, CaseIterable, Sendable { case mean, sum, max }
-    public enum Activation: String, CaseIterable, Sendable { case none, tanh, relu }
+    public enum Pooling: String, CaseIterable, Sendable, OptionValue { case mean, sum, max }
+    public enum Activation: String, CaseIterable, Sendable, OptionValue { case none, tanh, relu }
 
     public let pooling: Pooling
     public let activation: Activation
@@ -115,39 +115,36 @@ final class BagOfWordsPlugin: Head {
     let head: BagOfWordsHead<Float>
     init(_ head: BagOfWordsHead<Float>) { self.head = head }
     var parameters: [Parameter<Float>] { head.parameters }
-    func forward(_ input: TokenVectors, training: Bool, rng: inout SeededRandom) -> (Tensor<Float>, Any) {
+    func forward(_ input: TokenVectors, training: Bool, rng: inout SeededRandom) -> HeadOutput {
         let (logits, cache) = head.forward(input.vectors, lengths: input.lengths, training: training, rng: &rng)
-        return (logits, cache)
+        return HeadOutput(logits: logits) { [head] dLogits in head.backward(dLogits, cache: cache) }
     }
-    func backward(_ dLogits: Tensor<Float>, cache: Any) -> Tensor<Float> {
-        head.backward(dLogits, cache: cache as! BagOfWordsHead<Float>.Cache)
-    }
+
+    /// The options of `bow`, each declared once.
+    typealias Pooling = BagOfWordsHead<Float>.Pooling
+    typealias Activation = BagOfWordsHead<Float>.Activation
+    static let pooling = PluginOption<Pooling>("pooling", default: .mean, help: "pooling over the tokens")
+    static let hidden = PluginOption<Int>.positive("hidden", default: 64, help: "hidden size")
+    static let activation = PluginOption<Activation>("activation", default: Activation.none, help: "activation after the first Linear")
+    static let dropout = PluginOption<Double>.fraction("dropout", default: 0.5, help: "dropout rate before the last Linear")
+    static let inputDropout = PluginOption<Double>.fraction("input-dropout", default: 0,
+                                                      help: "dropout rate on the token vectors before pooling (AllenNLP's ELMo uses 0.5)")
 }
 
 /// Registers the `bow` head.
 public func register(into registries: inout Registries) throws {
+    typealias P = BagOfWordsPlugin
     try registries.heads.register(ComponentInfo(
         name: "bow", summary: "bag of words: pooled tokens → Linear → dropout → Linear (PaddleNLP's head)",
-        options: [OptionSpec("pooling", help: "mean | sum | max over the tokens", default: "mean"),
-                  OptionSpec("hidden", help: "hidden size", default: "64"),
-                  OptionSpec("activation", help: "none | tanh | relu after the first Linear", default: "none"),
-                  OptionSpec("dropout", help: "dropout rate before the last Linear", default: "0.5"),
-                  OptionSpec("input-dropout", help: "dropout rate on the token vectors before pooling (AllenNLP's ELMo uses 0.5)", default: "0")])
-    ) { options, context in
-        let poolingName = options.string("pooling", default: "mean")
-        guard let pooling = BagOfWordsHead<Float>.Pooling(rawValue: poolingName) else {
-            throw InputError("head bow: pooling \(poolingName) is not one of mean, sum, max")
+        options: [P.pooling.info, P.hidden.info, P.activation.info, P.dropout.info, P.inputDropout.info])
+    ) { options in
+        let (pooling, hidden, activation) = (try options.value(of: P.pooling), try options.value(of: P.hidden), try options.value(of: P.activation))
+        let (dropout, inputDropout) = (try options.value(of: P.dropout), try options.value(of: P.inputDropout))
+        return { context in
+            var rng = SeededRandom(seed: context.seed ^ 0x4EAD)
+            return BagOfWordsPlugin(BagOfWordsHead(inputDimension: context.inputDimension, hiddenSize: hidden,
+                                                   classes: context.classes, pooling: pooling, activation: activation,
+                                                   dropout: dropout, inputDropout: inputDropout, rng: &rng))
         }
-        let activationName = options.string("activation", default: "none")
-        guard let activation = BagOfWordsHead<Float>.Activation(rawValue: activationName) else {
-            throw InputError("head bow: activation \(activationName) is not one of none, tanh, relu")
-        }
-        let hidden = try options.int("hidden", default: 64, where: { $0 > 0 }, expected: "a positive integer")
-        let dropout = try options.fraction("dropout", default: 0.5)
-        let inputDropout = try options.fraction("input-dropout", default: 0)
-        var rng = SeededRandom(seed: context.seed ^ 0x4EAD)
-        return BagOfWordsPlugin(BagOfWordsHead(inputDimension: context.inputDimension, hiddenSize: hidden,
-                                               classes: context.classes, pooling: pooling, activation: activation,
-                                               dropout: dropout, inputDropout: inputDropout, rng: &rng))
     }
 }

@@ -1,43 +1,56 @@
 import Foundation
 import Framework
 
+/// The options of the encoders registered here, each declared once (key, type, default, help).
+public enum EncoderOptions {
+    public static let layers = PluginOption<ELMoEncoder<Float>.LayerChoice>("layers", default: .top, help: "which ELMo layers: top, mix (scalar mix) or average")
+    public static let checkpoint = PluginOption<String>("checkpoint", default: ShippedModels.elmo,
+                                                  help: "pretrained BiLM, DIR/STEP (alias --init-from-ckpt)")
+    public static let word2vecFile = PluginOption<String>("file", default: ShippedModels.word2vec,
+                                                    help: "word2vec file, .bin or .txt, gzipped or not (alias --pretrained-word2vec-file)")
+    public static let dimension = PluginOption<Int>.positive("dim", default: 300, help: "vector dimension")
+}
+
 /// Registers the encoders `elmo`, `word2vec`, `random` and `concat`.
 public func register(into registries: inout Registries) throws {
+    typealias O = EncoderOptions
     try registries.encoders.register(ComponentInfo(
-        name: "elmo", summary: "pretrained BiLM (--init-from-ckpt), frozen unless --trainable",
-        options: [OptionSpec("layers", help: "top | mix (scalar mix) | average", default: "top")])
-    ) { options, context in
-        let choiceName = options.string("layers", default: "top")
-        guard let choice = ELMoEncoder<Float>.LayerChoice(rawValue: choiceName) else {
-            throw InputError("encoder elmo: layers \(choiceName) is not one of top, mix, average")
+        name: "elmo", summary: "pretrained BiLM, frozen unless --trainable", options: [O.layers.info, O.checkpoint.info])
+    ) { options in
+        let (choice, checkpoint) = (try options.value(of: O.layers), try options.value(of: O.checkpoint))
+        return { context in
+            if !FileManager.default.fileExists(atPath: BiLMCheckpoint.parametersPath(checkpoint)) {
+                let remedy = checkpoint == ShippedModels.elmo
+                    ? "it ships in the repository: run from its root, or give another checkpoint"
+                    : "make it with `elmo pretrain --save-dir \((checkpoint as NSString).deletingLastPathComponent)`"
+                throw InputError("encoder elmo: checkpoint \(checkpoint): \(BiLMCheckpoint.parametersPath(checkpoint)) does not exist (\(remedy))")
+            }
+            let embedder = try ELMoEmbedder(checkpoint: checkpoint)
+            return ELMoEncoder(embedder: embedder, choice: choice, trainable: context.trainable)
         }
-        guard let checkpoint = context.checkpoint else {
-            throw InputError("encoder elmo needs --init-from-ckpt DIR/STEP (make one with `elmo pretrain`)")
-        }
-        if !FileManager.default.fileExists(atPath: BiLMCheckpoint.parametersPath(checkpoint)) {
-            throw InputError("--init-from-ckpt \(checkpoint): \(BiLMCheckpoint.parametersPath(checkpoint)) does not exist (make it with `elmo pretrain --save-dir \((checkpoint as NSString).deletingLastPathComponent)`)")
-        }
-        let embedder = try ELMoEmbedder(checkpoint: checkpoint)
-        return ELMoEncoder(embedder: embedder, choice: choice, trainable: context.trainable)
     }
     try registries.encoders.register(ComponentInfo(
-        name: "word2vec", summary: "word2vec vectors (--pretrained-word2vec-file, .bin/.txt, gzipped or not), frozen unless --trainable")
-    ) { _, context in
-        guard let file = context.word2vecFile else {
-            throw InputError("encoder word2vec needs --pretrained-word2vec-file (make one with `elmo word2vec`)")
+        name: "word2vec", summary: "word2vec vectors, frozen unless --trainable", options: [O.word2vecFile.info])
+    ) { options in
+        let file = try options.value(of: O.word2vecFile)
+        return { context in
+            if file == ShippedModels.word2vec, !FileManager.default.fileExists(atPath: file) {
+                throw InputError("encoder word2vec: file \(file) does not exist (it ships in the repository: run from its root, or give another file)")
+            }
+            return try LookupEncoder(word2vecFile: file, trainable: context.trainable, seed: context.seed)
         }
-        return LookupEncoder(word2vecFile: file, dimension: 0, trainable: context.trainable, seed: context.seed)
     }
     try registries.encoders.register(ComponentInfo(
-        name: "random", summary: "randomly initialised word vectors U(-0.25, 0.25), always trained",
-        options: [OptionSpec("dim", help: "vector dimension", default: "300")])
-    ) { options, context in
-        let dimension = try options.int("dim", default: 300, where: { $0 > 0 }, expected: "a positive integer")
-        return LookupEncoder(word2vecFile: nil, dimension: dimension, trainable: true, seed: context.seed)
+        name: "random", summary: "randomly initialised word vectors U(-0.25, 0.25), always trained", options: [O.dimension.info])
+    ) { options in
+        let dimension = try options.value(of: O.dimension)
+        return { context in LookupEncoder(randomDimension: dimension, seed: context.seed) }
     }
     try registries.encoders.register(ComponentInfo(
         name: "concat", summary: "parts side by side per token, e.g. ELMo beside word vectors (Peters et al. §3.3)",
-        options: [OptionSpec("parts", help: "comma-separated encoder names, e.g. elmo,word2vec"),
-                  OptionSpec("PART.KEY", help: "option KEY for that part, e.g. elmo.layers=mix; PART.trainable=false freezes one part")])
-    ) { options, context in try ConcatEncoder.make(options: &options, context: context) }
+        options: ConcatEncoder.optionInfos)
+    ) { options in
+        let build = try ConcatEncoder.configure(options: &options)
+        return { context in try build(context) }
+    }
 }

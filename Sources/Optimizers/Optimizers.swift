@@ -94,41 +94,45 @@ public final class Adam: SlotOptimizer {
     }
 }
 
+/// The options of the optimizers, each declared once (key, type, default, range, help).
+enum OptimizerOptions {
+    static func learningRate(_ value: Double) -> PluginOption<Double> { .positive("lr", default: value, help: "learning rate") }
+    static let weightDecay = PluginOption<Double>.nonNegative("weight-decay", default: 0, help: "coupled L2 weight decay")
+    static let momentum = PluginOption<Double>.fraction("momentum", default: 0, help: "momentum")
+    static let nesterov = PluginOption<Bool>("nesterov", default: false, help: "Nesterov momentum")
+    static let initialAccumulator = PluginOption<Double>.nonNegative("initial-accumulator", default: 1.0, help: "starting accumulator value")
+    static let adagradEpsilon = PluginOption<Double>.nonNegative("eps", default: 1e-10, help: "added to √accumulator")
+    static let beta1 = PluginOption<Double>.fraction("beta1", default: 0.9, help: "first-moment decay")
+    static let beta2 = PluginOption<Double>.fraction("beta2", default: 0.999, help: "second-moment decay")
+    static let adamEpsilon = PluginOption<Double>.positive("eps", default: 1e-8, help: "added to √v̂")
+}
+
 /// Registers `sgd`, `adagrad` and `adam`.
 public func register(into registries: inout Registries) throws {
-    func lr(_ value: String) -> OptionSpec { OptionSpec("lr", help: "learning rate (> 0)", default: value) }
-    let decay = OptionSpec("weight-decay", help: "coupled L2 weight decay (≥ 0)", default: "0")
-
+    typealias O = OptimizerOptions
+    let sgdRate = O.learningRate(0.1), adagradRate = O.learningRate(0.2), adamRate = O.learningRate(1e-3)
     try registries.optimizers.register(ComponentInfo(
         name: "sgd", summary: "SGD with optional (Nesterov) momentum, as torch.optim.SGD",
-        options: [lr("0.1"), OptionSpec("momentum", help: "momentum in [0, 1)", default: "0"),
-                  OptionSpec("nesterov", help: "Nesterov momentum", default: "false"), decay])
-    ) { options, _ in
-        SGD(learningRate: Float(try options.positive("lr", default: 0.1)),
-            momentum: Float(try options.fraction("momentum", default: 0)),
-            nesterov: try options.bool("nesterov", default: false),
-            weightDecay: Float(try options.nonNegative("weight-decay", default: 0)))
+        options: [sgdRate.info, O.momentum.info, O.nesterov.info, O.weightDecay.info])
+    ) { options in
+        let (lr, momentum, nesterov, decay) = (try options.value(of: sgdRate), try options.value(of: O.momentum),
+                                               try options.value(of: O.nesterov), try options.value(of: O.weightDecay))
+        return { _ in SGD(learningRate: Float(lr), momentum: Float(momentum), nesterov: nesterov, weightDecay: Float(decay)) }
     }
     try registries.optimizers.register(ComponentInfo(
         name: "adagrad", summary: "Adagrad with an initial accumulator, as bilm-tf pretrains ELMo",
-        options: [lr("0.2"), OptionSpec("initial-accumulator", help: "starting accumulator value", default: "1.0"),
-                  OptionSpec("eps", help: "added to √accumulator", default: "1e-10"), decay])
-    ) { options, _ in
-        Adagrad(learningRate: Float(try options.positive("lr", default: 0.2)),
-                initialAccumulator: Float(try options.nonNegative("initial-accumulator", default: 1.0)),
-                epsilon: Float(try options.nonNegative("eps", default: 1e-10)),
-                weightDecay: Float(try options.nonNegative("weight-decay", default: 0)))
+        options: [adagradRate.info, O.initialAccumulator.info, O.adagradEpsilon.info, O.weightDecay.info])
+    ) { options in
+        let (lr, accumulator, eps, decay) = (try options.value(of: adagradRate), try options.value(of: O.initialAccumulator),
+                                             try options.value(of: O.adagradEpsilon), try options.value(of: O.weightDecay))
+        return { _ in Adagrad(learningRate: Float(lr), initialAccumulator: Float(accumulator), epsilon: Float(eps), weightDecay: Float(decay)) }
     }
     try registries.optimizers.register(ComponentInfo(
         name: "adam", summary: "Adam with bias correction and coupled L2 decay, as torch.optim.Adam",
-        options: [lr("0.001"), OptionSpec("beta1", help: "first-moment decay", default: "0.9"),
-                  OptionSpec("beta2", help: "second-moment decay", default: "0.999"),
-                  OptionSpec("eps", help: "added to √v̂", default: "1e-8"), decay])
-    ) { options, _ in
-        Adam(learningRate: Float(try options.positive("lr", default: 1e-3)),
-             beta1: Float(try options.fraction("beta1", default: 0.9)),
-             beta2: Float(try options.fraction("beta2", default: 0.999)),
-             epsilon: Float(try options.positive("eps", default: 1e-8)),
-             weightDecay: Float(try options.nonNegative("weight-decay", default: 0)))
+        options: [adamRate.info, O.beta1.info, O.beta2.info, O.adamEpsilon.info, O.weightDecay.info])
+    ) { options in
+        let (lr, beta1, beta2) = (try options.value(of: adamRate), try options.value(of: O.beta1), try options.value(of: O.beta2))
+        let (eps, decay) = (try options.value(of: O.adamEpsilon), try options.value(of: O.weightDecay))
+        return { _ in Adam(learningRate: Float(lr), beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(eps), weightDecay: Float(decay)) }
     }
 }

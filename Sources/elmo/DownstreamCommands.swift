@@ -45,8 +45,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate schedule: constant (the example's) or linear (decay to zero at the last update).") var lrSchedule = "constant"
     @Option(help: "Fraction of the updates spent warming the learning rate up linearly.") var warmupFraction = 0.0
     @Option(help: "Directory with rt-polarity.pos/.neg (and split-random-state-2020.tsv).") var dataDir = "data/rt-polarity"
-    @Option(help: "Pretrained BiLM for --encoder elmo (DIR/STEP).") var initFromCkpt = "runs/pretrain/final"
-    @Option(help: "word2vec file for --encoder word2vec.") var pretrainedWord2vecFile: String?
+    @Option(help: "Alias of --encoder-option checkpoint=DIR/STEP for the elmo encoder (default: the shipped model).") var initFromCkpt: String?
+    @Option(help: "Alias of --encoder-option file=F for the word2vec encoder (default: the shipped vectors).") var pretrainedWord2vecFile: String?
     @Flag(help: "Fine-tune the encoder's weights too.") var trainable = false
     @Option(help: "With --trainable: the encoder's learning rate as a multiple of --lr (discriminative fine-tuning).") var encoderLrScale = 1.0
     @Option(help: "With --trainable: train the head alone for this many first epochs, then the encoder too.") var frozenEncoderEpochs = 0
@@ -60,112 +60,59 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Directory for metrics.jsonl.") var saveDir = "runs/train"
     @Option(help: "Random seed.") var seed: UInt64 = 2020
 
+    /// The experiment's parameters, as the flags that set them (for errors).
+    static let flags = ["epochs": "--epochs", "batchSize": "--batch-size", "learningRate": "--lr", "weightDecay": "--weight-decay",
+                        "devFraction": "--dev-fraction", "warmupFraction": "--warmup-fraction", "encoderLearningRateScale": "--encoder-lr-scale",
+                        "frozenEncoderEpochs": "--frozen-encoder-epochs", "folds": "--folds"]
+
     func run() throws {
-        try Check.positive(epochs, "--epochs")
-        try Check.positive(batchSize, "--batch-size")
         try Check.positive(maxSeqLen, "--max-seq-len")
-        try Check.positive(lr, "--lr")
-        guard weightDecay >= 0 else { throw InputError("--weight-decay \(weightDecay): must be ≥ 0") }
-        try Check.fraction(devFraction, "--dev-fraction")
         guard let scheduleShape = LearningRateSchedule.Shape(rawValue: lrSchedule) else {
             throw InputError("--lr-schedule \(lrSchedule): not one of \(LearningRateSchedule.Shape.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        try Check.fraction(warmupFraction, "--warmup-fraction")
-        try Check.positive(encoderLrScale, "--encoder-lr-scale")
-        guard frozenEncoderEpochs >= 0, frozenEncoderEpochs < epochs else {
-            throw InputError("--frozen-encoder-epochs \(frozenEncoderEpochs): must be from 0 to --epochs − 1 (\(epochs - 1))")
+        var configuration = ClassificationExperiment.Configuration()
+        configuration.encoder = encoder
+        configuration.encoderOptions = try keyValues(encoderOptions, "--encoder-option")
+        // The documented aliases fill the options of the encoders that read them, wherever they are built.
+        var defaults: [String: [String: String]] = [:]
+        if let initFromCkpt { defaults["elmo", default: [:]]["checkpoint"] = initFromCkpt }
+        if let pretrainedWord2vecFile { defaults["word2vec", default: [:]]["file"] = pretrainedWord2vecFile }
+        configuration.encoderOptionDefaults = defaults
+        configuration.head = head
+        configuration.headOptions = try keyValues(headOptions, "--head-option")
+        configuration.optimizer = optimizer
+        configuration.learningRate = lr
+        configuration.weightDecay = weightDecay
+        configuration.scheduleShape = scheduleShape
+        configuration.warmupFraction = warmupFraction
+        configuration.trainable = trainable
+        configuration.encoderLearningRateScale = encoderLrScale
+        configuration.frozenEncoderEpochs = frozenEncoderEpochs
+        configuration.epochs = epochs
+        configuration.batchSize = batchSize
+        configuration.devFraction = devFraction
+        configuration.folds = folds
+        configuration.seed = seed
+        do {
+            try configuration.validate()
+        } catch let error as ParameterError {
+            throw InputError("\(Self.flags[error.parameter] ?? error.parameter) \(error.value): \(error.problem.replacingOccurrences(of: "encoderLearningRateScale and frozenEncoderEpochs need trainable", with: "--encoder-lr-scale and --frozen-encoder-epochs need --trainable"))")
         }
-        guard trainable || (encoderLrScale == 1 && frozenEncoderEpochs == 0) else {
-            throw InputError("--encoder-lr-scale and --frozen-encoder-epochs need --trainable: the encoder is frozen")
-        }
-        guard folds == 0 || folds >= 2 else { throw InputError("--folds \(folds): must be 0 (off) or at least 2") }
-        let registries = try builtinRegistries()
-        let data = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
-        let context = EncoderContext(checkpoint: initFromCkpt, word2vecFile: pretrainedWord2vecFile,
-                                     trainable: trainable, seed: seed, encoders: registries.encoders)
-        let encoderPlugin = try registries.encoders.make(encoder, options: try keyValues(encoderOptions, "--encoder-option"), context: context)
-        // Check the head's name and options now, before the encoder's (possibly long) preparation.
-        _ = try registries.heads.make(head, options: try keyValues(headOptions, "--head-option"), context: HeadContext(inputDimension: 1, classes: 2, seed: 0))
-        _ = try registries.optimizers.make(optimizer, options: ["lr": String(lr), "weight-decay": String(weightDecay)], context: ())
-        let start = Date()
-        try encoderPlugin.prepare(data.sentences)
-        printError("encoder \(encoder) ready (dimension \(encoderPlugin.dimension)) in " + String(format: "%.1f s", Date().timeIntervalSince(start)))
-        let initialEncoder = encoderPlugin.parameters.map(\.value.scalars)
-        for p in encoderPlugin.parameters { p.learningRateScale = Float(encoderLrScale) }
+        let polarity = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
+        let data = LabelledSentences(sentences: polarity.sentences, labels: polarity.labels, trainIndices: polarity.trainIndices,
+                                     testIndices: polarity.testIndices, source: "--data-dir \(dataDir) (no split-random-state-2020.tsv)")
         try Files.ensureDirectory(saveDir, role: "--save-dir")
-        var metrics = ""
-
-        // The experiments: the shipped split, or k folds.
-        var experiments: [(train: [Int], test: [Int])] = []
-        if folds > 0 {
-            var order = Array(data.sentences.indices)
-            var rng = SeededRandom(seed: seed)
-            rng.shuffle(&order)
-            for k in 0..<folds {
-                let test = order.enumerated().filter { $0.offset % folds == k }.map(\.element)
-                let testSet = Set(test)
-                experiments.append((order.filter { !testSet.contains($0) }, test))
-            }
-        } else {
-            guard let train = data.trainIndices, let test = data.testIndices else {
-                throw InputError("--data-dir \(dataDir): no split-random-state-2020.tsv; use --folds 10")
-            }
-            experiments.append((train, test))
-        }
-        var devAccuracies: [Double] = [], testAccuracies: [Double] = []
-        for (k, experiment) in experiments.enumerated() {
-            for (p, v) in zip(encoderPlugin.parameters, initialEncoder) { p.value.scalars = v; p.zeroGrad() }
-            var train = experiment.train, dev: [Int] = []
-            if devFraction > 0 {
-                var rng = SeededRandom(seed: seed &+ UInt64(k) &+ 17)
-                rng.shuffle(&train)
-                let devCount = max(1, Int((Double(train.count) * devFraction).rounded()))
-                dev = Array(train.prefix(devCount))
-                train = Array(train.dropFirst(devCount))
-            }
-            let headPlugin = try registries.heads.make(head, options: try keyValues(headOptions, "--head-option"),
-                                                       context: HeadContext(inputDimension: encoderPlugin.dimension, classes: 2, seed: seed &+ UInt64(k)))
-            let optimizerPlugin = try registries.optimizers.make(optimizer, options: ["lr": String(lr), "weight-decay": String(weightDecay)], context: ())
-            let trainer = ClassifierTrainer(encoder: encoderPlugin, head: headPlugin, optimizer: optimizerPlugin, seed: seed &+ UInt64(k))
-            trainer.batchSize = batchSize
-            trainer.schedule = LearningRateSchedule(shape: scheduleShape, warmupFraction: warmupFraction)
-            trainer.totalSteps = trainer.updates(examples: train.count, epochs: epochs)
-            var best: (accuracy: Double, epoch: Int, values: [[Float]])? = nil
-            for epoch in 1...epochs {
-                let epochStart = Date()
-                trainer.encoderFrozen = epoch <= frozenEncoderEpochs
-                let loss = trainer.trainEpoch(sentences: data.sentences, labels: data.labels, indices: train)
-                var line = (experiments.count > 1 ? "fold \(k + 1)/\(experiments.count)  " : "")
-                    + String(format: "epoch %d/%d  loss %.4f  %.1f s", epoch, epochs, loss, Date().timeIntervalSince(epochStart))
-                var record = "{\"fold\": \(k), \"epoch\": \(epoch), \"loss\": \(JSONText.number(loss))"
-                if !dev.isEmpty {
-                    let accuracy = trainer.accuracy(sentences: data.sentences, labels: data.labels, indices: dev)
-                    line += String(format: "  dev acc %.4f", accuracy)
-                    record += ", \"dev_acc\": \(JSONText.number(accuracy))"
-                    if best == nil || accuracy > best!.accuracy { best = (accuracy, epoch, trainer.snapshot()) }
-                }
-                printError(line)
-                metrics += record + "}\n"
-            }
-            if let best {
-                trainer.restore(best.values)
-                printError("fold \(k + 1): best dev epoch \(best.epoch) (dev acc \(String(format: "%.4f", best.accuracy)))")
-                devAccuracies.append(best.accuracy)
-            }
-            let testAccuracy = trainer.accuracy(sentences: data.sentences, labels: data.labels, indices: experiment.test)
-            testAccuracies.append(testAccuracy)
-            printError((experiments.count > 1 ? "fold \(k + 1)  " : "") + String(format: "test acc %.4f", testAccuracy))
-        }
+        let report = try ClassificationExperiment(configuration: configuration, registries: try builtinRegistries(), data: data).run()
+        let coder = JSONEncoder()
+        coder.outputFormatting = [.sortedKeys]
+        let metrics = try report.history.map { String(decoding: try coder.encode($0), as: UTF8.self) + "\n" }.joined()
         try Files.writeAtomically(Array(metrics.utf8), to: "\(saveDir)/metrics.jsonl")
-        let mean = testAccuracies.reduce(0, +) / Double(testAccuracies.count)
-        let std = (testAccuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(testAccuracies.count)).squareRoot()
-        let devMean = devAccuracies.isEmpty ? Double.nan : devAccuracies.reduce(0, +) / Double(devAccuracies.count)
-        if experiments.count > 1 { print(String(format: "%d-fold test accuracy %.4f ± %.4f", experiments.count, mean, std)) }
-        else { print(String(format: "test accuracy %.4f", mean)) }
-        var json = "{\"encoder\": \(JSONText.quote(encoder)), \"head\": \(JSONText.quote(head)), \"trainable\": \(trainable), "
-        json += "\"dev_acc\": \(JSONText.number(devMean)), \"test_acc\": \(JSONText.number(mean))"
-        if experiments.count > 1 { json += ", \"test_acc_std\": \(JSONText.number(std)), \"folds\": \(experiments.count)" }
-        print(json + "}")
+        if report.testAccuracies.count > 1 {
+            print(String(format: "%d-fold test accuracy %.4f ± %.4f", report.testAccuracies.count, report.testAccuracy, report.testAccuracyStd))
+        } else {
+            print(String(format: "test accuracy %.4f", report.testAccuracy))
+        }
+        print(report.summaryJSON)
     }
 
     func keyValues(_ items: [String], _ flag: String) throws -> [String: String] {

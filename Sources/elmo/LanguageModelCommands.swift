@@ -153,7 +153,7 @@ struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed", abstract: "ELMo representations of sentences (one whitespace-tokenized sentence per line).")
 
-    @Option(help: "Checkpoint DIR/STEP.") var initFromCkpt = "runs/pretrain/final"
+    @Option(help: "Checkpoint DIR/STEP (default: the shipped model).") var initFromCkpt = ShippedModels.elmo
     @Option(help: "Input file, or - for stdin.") var input = "-"
     @Option(help: "Output .npz (one array per line, key = 0-based line number) or .jsonl.") var output = "embeddings.npz"
     @Option(help: "all = every layer [L+1, n, 2P]; top = the last; average = their mean.") var layers = "all"

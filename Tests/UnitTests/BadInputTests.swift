@@ -152,7 +152,7 @@ struct BadInputTests {
         try Self.expectRejected(["pretrain", "--lr", "-1"], mentions: ["--lr"])
         try Self.expectRejected(["train", "--encoder", "bert"], mentions: ["unknown encoder 'bert'", "elmo, word2vec, random"])
         try Self.expectRejected(["train", "--head", "bow", "--encoder", "random", "--head-option", "pooling=median", "--epochs", "1"],
-                                mentions: ["pooling median"])
+                                mentions: ["pooling=median", "mean, sum, max"])
         try Self.expectRejected(["train", "--encoder", "concat", "--encoder-option", "parts=random,bert"], mentions: ["unknown encoder 'bert'"])
         try Self.expectRejected(["train", "--lr-schedule", "cosine"], mentions: ["--lr-schedule cosine", "constant, linear"])
         try Self.expectRejected(["train", "--warmup-fraction", "1"], mentions: ["--warmup-fraction 1"])

@@ -147,15 +147,31 @@ struct RandomTests {
 struct RegistryTests {
     @Test func duplicatesUnknownNamesAndUnknownOptionsAreErrors() throws {
         var registry = Registry<Void, Int>(kind: "widget")
-        try registry.register(ComponentInfo(name: "one", summary: "the first", options: [OptionSpec("size", help: "how big")])) { options, _ in
-            try options.int("size", default: 1)
+        let size = PluginOption<Int>("size", default: 1, help: "how big")
+        let count = PluginOption<Int>.positive("count", default: nil, help: "how many")
+        try registry.register(ComponentInfo(name: "one", summary: "the first", options: [size.info])) { options in
+            let value = try options.value(of: size)
+            return { _ in value }
+        }
+        try registry.register(ComponentInfo(name: "many", summary: "needs a count", options: [count.info])) { options in
+            let value = try options.value(of: count)
+            return { _ in value }
         }
         #expect(throws: RuntimeFailure.self) {
-            try registry.register(ComponentInfo(name: "one", summary: "again")) { _, _ in 2 }
+            try registry.register(ComponentInfo(name: "one", summary: "again")) { _ in { _ in 2 } }
         }
+        // The descriptor is what `elmo list` shows.
+        #expect(try registry.info("one").options == [OptionInfo(key: "size", help: "how big", defaultText: "1", expected: "an integer")])
+        #expect(throws: InputError("widget many: option count is required (how many)")) { try registry.make("many", context: ()) }
+        #expect(throws: InputError("widget many: option count=0 is invalid, expected a positive integer")) {
+            try registry.make("many", options: ["count": "0"], context: ())
+        }
+        // Configuring checks the options and builds nothing; the builder builds.
+        let builder = try registry.configure("many", options: ["count": "3"])
+        #expect(try builder(()) == 3)
         #expect(try registry.make("one", context: ()) == 1)
         #expect(try registry.make("one", options: ["size": "5"], context: ()) == 5)
-        #expect(throws: InputError("unknown widget 'two' (known: one)")) {
+        #expect(throws: InputError("unknown widget 'two' (known: one, many)")) {
             try registry.make("two", context: ())
         }
         #expect(throws: InputError("widget one has no option colour (its options: size)")) {

@@ -11,15 +11,14 @@ final class FirstLetterEncoder: Encoder {
     let dimension = 4
     var parameters: [Parameter<Float>] { [] }
     func prepare(_ sentences: [[String]]) throws {}
-    func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+    func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> EncodedBatch {
         let l = max(sentences.map(\.count).max() ?? 0, 1)
         var out = Tensor<Float>(shape: [sentences.count, l, 4])
         for (r, s) in sentences.enumerated() {
             for (k, w) in s.enumerated() { out.scalars[(r * l + k) * 4 + Int(w.utf8.first! % 4)] = 1 }
         }
-        return (TokenVectors(vectors: out, lengths: sentences.map(\.count)), ())
+        return EncodedBatch(vectors: TokenVectors(vectors: out, lengths: sentences.map(\.count))) { _ in }
     }
-    func backward(_ dVectors: Tensor<Float>, cache: Any) {}
 }
 
 /// An encoder with sentence boundaries, as ELMo's: n + 2 rows, row t = (scale₀·(t + 1), scale₁·characters).
@@ -30,7 +29,7 @@ final class BoundaryToyEncoder: Encoder {
     var addsSentenceBoundaries: Bool { true }
     func prepare(_ sentences: [[String]]) throws {}
     static func characters(_ s: [String], _ t: Int) -> Float { t == 0 || t == s.count + 1 ? 0 : Float(s[t - 1].count) }
-    func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+    func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> EncodedBatch {
         let l = (sentences.map(\.count).max() ?? 0) + 2
         var out = Tensor<Float>(shape: [sentences.count, l, 2])
         for (r, s) in sentences.enumerated() {
@@ -39,14 +38,13 @@ final class BoundaryToyEncoder: Encoder {
                 out.scalars[(r * l + t) * 2 + 1] = scale.value.scalars[1] * Self.characters(s, t)
             }
         }
-        return (TokenVectors(vectors: out, lengths: sentences.map { $0.count + 2 }), sentences)
-    }
-    func backward(_ dVectors: Tensor<Float>, cache: Any) {
-        let sentences = cache as! [[String]], l = dVectors.shape[1]
-        for (r, s) in sentences.enumerated() {
-            for t in 0..<(s.count + 2) {
-                scale.grad.scalars[0] += dVectors.scalars[(r * l + t) * 2] * Float(t + 1)
-                scale.grad.scalars[1] += dVectors.scalars[(r * l + t) * 2 + 1] * Self.characters(s, t)
+        return EncodedBatch(vectors: TokenVectors(vectors: out, lengths: sentences.map { $0.count + 2 })) { [scale] dVectors in
+            let l = dVectors.shape[1]
+            for (r, s) in sentences.enumerated() {
+                for t in 0..<(s.count + 2) {
+                    scale.grad.scalars[0] += dVectors.scalars[(r * l + t) * 2] * Float(t + 1)
+                    scale.grad.scalars[1] += dVectors.scalars[(r * l + t) * 2 + 1] * Self.characters(s, t)
+                }
             }
         }
     }
@@ -59,7 +57,7 @@ struct DownstreamTests {
         try Models.register(into: &registries)
         try Heads.register(into: &registries)
         try Optimizers.register(into: &registries)
-        try registries.encoders.register(ComponentInfo(name: "first-letter", summary: "test encoder")) { _, _ in FirstLetterEncoder() }
+        try registries.encoders.register(ComponentInfo(name: "first-letter", summary: "test encoder")) { _ in { _ in FirstLetterEncoder() } }
         #expect(registries.encoders.names == ["elmo", "word2vec", "random", "concat", "first-letter"])
         #expect(throws: InputError("unknown encoder 'bert' (known: elmo, word2vec, random, concat, first-letter)")) {
             try registries.encoders.make("bert", context: EncoderContext())
@@ -86,12 +84,12 @@ struct DownstreamTests {
     @Test func concatenatedEncodersAlignTokensAndSplitGradients() throws {
         var registries = Registries()
         try Models.register(into: &registries)
-        try registries.encoders.register(ComponentInfo(name: "boundary-toy", summary: "test encoder")) { _, _ in BoundaryToyEncoder() }
-        try registries.encoders.register(ComponentInfo(name: "same-names", summary: "test encoder")) { _, _ in BoundaryToyEncoder() }
+        try registries.encoders.register(ComponentInfo(name: "boundary-toy", summary: "test encoder")) { _ in { _ in BoundaryToyEncoder() } }
+        try registries.encoders.register(ComponentInfo(name: "same-names", summary: "test encoder")) { _ in { _ in BoundaryToyEncoder() } }
         func make(_ options: [String: String], trainable: Bool = true) throws -> any Encoder {
-            let context = EncoderContext(word2vecFile: RepositoryPaths.path("Tests/Golden/Resources/word2vec/vectors.txt"), trainable: trainable,
-                                         seed: 5, encoders: registries.encoders)
-            return try registries.encoders.make("concat", options: options, context: context)
+            let context = EncoderContext(trainable: trainable, seed: 5, encoders: registries.encoders,
+                                         optionDefaults: ["word2vec": ["file": RepositoryPaths.path("Tests/Golden/Resources/word2vec/vectors.txt")]])
+            return try registries.encoders.makeEncoder("concat", options: options, context: context)
         }
         let encoder = try make(["parts": "random,boundary-toy", "random.dim": "3"])
         let sentences = [["ab", "c", "ab"], ["xyz"]]
@@ -99,7 +97,8 @@ struct DownstreamTests {
         #expect(encoder.dimension == 5 && encoder.addsSentenceBoundaries)
         let table = encoder.parameters.first { $0.name == "embedding.table" }!, scale = encoder.parameters.first { $0.name == "toy.scale" }!
         var rng = SeededRandom(seed: 6)
-        let (vectors, cache) = encoder.forward(sentences, training: true, rng: &rng)
+        let encoded = encoder.forward(sentences, training: true, rng: &rng)
+        let vectors = encoded.vectors
         #expect(vectors.lengths == [5, 3] && vectors.vectors.shape == [2, 5, 5])
         let rowOf = ["ab": 1, "c": 2, "xyz": 3]
         var expectedTableGrad = [Float](repeating: 0, count: table.count)
@@ -123,7 +122,7 @@ struct DownstreamTests {
                 }
             }
         }
-        encoder.backward(dOut, cache: cache)
+        encoded.backward(dOut)
         #expect(table.grad.scalars == expectedTableGrad)
         #expect(zip(scale.grad.scalars, expectedScaleGrad).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "\(scale.grad.scalars) vs \(expectedScaleGrad)")
 
@@ -134,7 +133,7 @@ struct DownstreamTests {
             #expect(words.parameters.map(\.name) == parameters)
         }
         for (options, message) in [
-            ([:], "option parts=NAME,NAME… is required"),
+            ([:], "option parts is required"),
             (["parts": "random,random"], "part random is named twice"),
             (["parts": "random,concat"], "concat cannot be one of its own parts"),
             (["parts": "random,bert"], "unknown encoder 'bert'"),

@@ -11,12 +11,15 @@ import Foundation
 /// per sentence. When any part does, the output has n + 2 rows and the other parts' n rows sit at
 /// rows 1…n, with zero vectors at the boundaries.
 public final class ConcatEncoder: Encoder {
-    public let names: [String]
+    /// The name it was registered and asked for by, for messages.
+    public let name: String
+    public let partNames: [String]
     public let parts: [any Encoder]
 
-    public init(names: [String], parts: [any Encoder]) {
-        precondition(names.count == parts.count && !parts.isEmpty)
-        self.names = names
+    public init(name: String, partNames: [String], parts: [any Encoder]) {
+        precondition(partNames.count == parts.count && !parts.isEmpty)
+        self.name = name
+        self.partNames = partNames
         self.parts = parts
     }
 
@@ -28,38 +31,38 @@ public final class ConcatEncoder: Encoder {
         for part in parts { try part.prepare(sentences) }
         // Optimizers keep their state by parameter name, so two parts must not share one.
         var owner: [String: String] = [:]
-        for (name, part) in zip(names, parts) {
+        for (partName, part) in zip(partNames, parts) {
             for p in part.parameters {
                 if let other = owner[p.name] {
-                    throw InputError("encoder concat: parts \(other) and \(name) both have a parameter named \(p.name); they cannot train side by side")
+                    throw InputError("encoder \(name): parts \(other) and \(partName) both have a parameter named \(p.name); they cannot train side by side")
                 }
-                owner[p.name] = name
+                owner[p.name] = partName
             }
         }
     }
 
-    struct Cache {
-        var partCaches: [Any]
-        /// Per part: its [B, L, D] shape and the output row its row 0 lands on.
-        var shapes: [[Int]]
-        var rowOffsets: [Int]
-        var columnOffsets: [Int]
+    /// Where one part's vectors sit in the output: its row 0 lands on row `rowOffset`, its column 0 on `column`.
+    struct Placement {
+        var shape: [Int]
+        var rowOffset: Int
+        var column: Int
     }
 
-    public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+    public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> EncodedBatch {
         let boundaries = addsSentenceBoundaries
         let lengths = sentences.map { $0.count + (boundaries ? 2 : 0) }
         let b = sentences.count, l = max(lengths.max() ?? 0, 1), d = dimension
         var out = Tensor<Float>(shape: [b, l, d])
-        var cache = Cache(partCaches: [], shapes: [], rowOffsets: [], columnOffsets: [])
+        var pullbacks: [(placement: Placement, backward: (Tensor<Float>) -> Void)] = []
         var column = 0
         for part in parts {
-            let (vectors, partCache) = part.forward(sentences, training: training, rng: &rng)
+            let encoded = part.forward(sentences, training: training, rng: &rng)
+            let vectors = encoded.vectors
             let rowOffset = boundaries && !part.addsSentenceBoundaries ? 1 : 0
             let partL = vectors.maxLength, partD = vectors.dimension
-            precondition(partD == part.dimension && vectors.batch == b, "encoder concat: a part returned vectors of shape \(vectors.vectors.shape)")
+            precondition(partD == part.dimension && vectors.batch == b, "encoder \(name): a part returned vectors of shape \(vectors.vectors.shape)")
             for (r, s) in sentences.enumerated() {
-                precondition(vectors.lengths[r] == s.count + (part.addsSentenceBoundaries ? 2 : 0), "encoder concat: a part's lengths disagree with its boundary flag")
+                precondition(vectors.lengths[r] == s.count + (part.addsSentenceBoundaries ? 2 : 0), "encoder \(name): a part's lengths disagree with its boundary flag")
             }
             vectors.vectors.withUnsafeBufferPointer { src in
                 out.withUnsafeMutableBufferPointer { dst in
@@ -70,65 +73,80 @@ public final class ConcatEncoder: Encoder {
                     }
                 }
             }
-            cache.partCaches.append(partCache)
-            cache.shapes.append(vectors.vectors.shape)
-            cache.rowOffsets.append(rowOffset)
-            cache.columnOffsets.append(column)
+            if !part.parameters.isEmpty {
+                pullbacks.append((Placement(shape: vectors.vectors.shape, rowOffset: rowOffset, column: column), encoded.backward))
+            }
             column += partD
         }
-        return (TokenVectors(vectors: out, lengths: lengths), cache)
-    }
-
-    public func backward(_ dVectors: Tensor<Float>, cache: Any) {
-        let cache = cache as! Cache
-        let l = dVectors.shape[1], d = dVectors.shape[2]
-        for (k, part) in parts.enumerated() where !part.parameters.isEmpty {
-            let shape = cache.shapes[k], b = shape[0], partL = shape[1], partD = shape[2]
-            let rowOffset = cache.rowOffsets[k], column = cache.columnOffsets[k]
-            var dPart = Tensor<Float>(shape: shape)
-            dVectors.withUnsafeBufferPointer { src in
-                dPart.withUnsafeMutableBufferPointer { dst in
-                    for r in 0..<b {
-                        for t in 0..<min(partL, l - rowOffset) {
-                            (dst.baseAddress! + (r * partL + t) * partD).update(from: src.baseAddress! + (r * l + t + rowOffset) * d + column, count: partD)
+        // The pullback hands each trainable part exactly its own rows and columns of the gradient.
+        return EncodedBatch(vectors: TokenVectors(vectors: out, lengths: lengths)) { dVectors in
+            let l = dVectors.shape[1], d = dVectors.shape[2]
+            for (placement, partBackward) in pullbacks {
+                let shape = placement.shape, b = shape[0], partL = shape[1], partD = shape[2]
+                var dPart = Tensor<Float>(shape: shape)
+                dVectors.withUnsafeBufferPointer { src in
+                    dPart.withUnsafeMutableBufferPointer { dst in
+                        for r in 0..<b {
+                            for t in 0..<min(partL, l - placement.rowOffset) {
+                                (dst.baseAddress! + (r * partL + t) * partD)
+                                    .update(from: src.baseAddress! + (r * l + t + placement.rowOffset) * d + placement.column, count: partD)
+                            }
                         }
                     }
                 }
+                partBackward(dPart)
             }
-            part.backward(dPart, cache: cache.partCaches[k])
         }
     }
 
-    /// The `concat` factory: `parts=a,b`, then each `PART.KEY=VALUE` routed to its part.
-    public static func make(options: inout ComponentOptions, context: EncoderContext) throws -> ConcatEncoder {
-        guard let registry = context.encoders else {
-            throw RuntimeFailure("encoder concat needs the encoder registry in its context")
-        }
-        let names = options.string("parts", default: "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    static let partsOption = PluginOption<String>("parts", default: nil, help: "comma-separated encoder names, e.g. elmo,word2vec")
+    public static let optionInfos = [
+        partsOption.info,
+        OptionInfo(key: "PART.KEY", help: "option KEY for that part, e.g. elmo.layers=mix; PART.trainable=false freezes one part"),
+    ]
+
+    /// The composite's factory: `parts=a,b`, then each `PART.KEY=VALUE` routed to its part, whose own
+    /// factory checks it when the composite is built.
+    public static func configure(options: inout ComponentOptions) throws -> (EncoderContext) throws -> ConcatEncoder {
+        let name = options.name
+        let names = try options.value(of: partsOption).split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
-            throw InputError("encoder concat: option parts=NAME,NAME… is required (encoders: \(registry.names.filter { $0 != "concat" }.joined(separator: ", ")))")
+            throw InputError("encoder \(name): option parts=NAME,NAME… names no encoder")
         }
-        if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
-            throw InputError("encoder concat: part \(repeated) is named twice")
+        if let repeated = names.first(where: { part in names.filter { $0 == part }.count > 1 }) {
+            throw InputError("encoder \(name): part \(repeated) is named twice")
         }
-        if names.contains("concat") { throw InputError("encoder concat: concat cannot be one of its own parts") }
+        if names.contains(name) { throw InputError("encoder \(name): \(name) cannot be one of its own parts") }
         // PART.trainable is read here; every other PART.KEY goes to that part's factory.
         var trainable: [String: Bool] = [:]
-        for name in names { trainable[name] = try options.bool("\(name).trainable", default: context.trainable) }
+        for part in names {
+            let key = "\(part).trainable"
+            if let text = options.text(key) {
+                guard let value = Bool(optionText: text) else {
+                    throw InputError("encoder \(name): option \(key)=\(text) is invalid, expected true or false")
+                }
+                trainable[part] = value
+            }
+        }
         var partOptions: [String: [String: String]] = Dictionary(uniqueKeysWithValues: names.map { ($0, [:]) })
-        for key in options.values.keys.sorted() where key != "parts" && !names.contains(where: { key == "\($0).trainable" }) {
-            let value = options.optionalString(key)!
+        for key in options.values.keys.sorted() where key != partsOption.key && !names.contains(where: { key == "\($0).trainable" }) {
+            let value = options.text(key)!
             let pieces = key.split(separator: ".", maxSplits: 1).map(String.init)
             guard pieces.count == 2, partOptions[pieces[0]] != nil else {
-                throw InputError("encoder concat: option \(key) names no part; expected PART.KEY=VALUE with PART one of \(names.joined(separator: ", "))")
+                throw InputError("encoder \(name): option \(key) names no part; expected PART.KEY=VALUE with PART one of \(names.joined(separator: ", "))")
             }
             partOptions[pieces[0]]![pieces[1]] = value
         }
-        let parts: [any Encoder] = try names.map { name in
-            var partContext = context
-            partContext.trainable = trainable[name]!
-            return try registry.make(name, options: partOptions[name]!, context: partContext)
+        return { context in
+            guard let registry = context.encoders else {
+                throw RuntimeFailure("encoder \(name) needs the encoder registry in its context")
+            }
+            let parts: [any Encoder] = try names.map { part in
+                var partContext = context
+                partContext.trainable = trainable[part] ?? context.trainable
+                return try registry.makeEncoder(part, options: partOptions[part]!, context: partContext)
+            }
+            return ConcatEncoder(name: name, partNames: names, parts: parts)
         }
-        return ConcatEncoder(names: names, parts: parts)
     }
 }

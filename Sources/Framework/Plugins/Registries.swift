@@ -15,8 +15,8 @@ public struct Registries: Sendable {
             for c in components {
                 lines.append("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.summary)")
                 for o in c.options {
-                    let d = o.defaultValue.map { " (default \($0))" } ?? ""
-                    lines.append("      \(o.name): \(o.help)\(d)")
+                    let d = o.defaultText.map { " (default \($0))" } ?? ""
+                    lines.append("      \(o.key): \(o.help)\(d)")
                 }
             }
         }

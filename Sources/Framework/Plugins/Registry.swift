@@ -1,23 +1,10 @@
-/// One option a plugin accepts, for `elmo list` and for error messages.
-public struct OptionSpec: Sendable, Equatable {
-    public let name: String
-    public let help: String
-    public let defaultValue: String?
-
-    public init(_ name: String, help: String, default defaultValue: String? = nil) {
-        self.name = name
-        self.help = help
-        self.defaultValue = defaultValue
-    }
-}
-
 /// What a registry knows about a plugin besides its factory.
 public struct ComponentInfo: Sendable, Equatable {
     public let name: String
     public let summary: String
-    public let options: [OptionSpec]
+    public let options: [OptionInfo]
 
-    public init(name: String, summary: String, options: [OptionSpec] = []) {
+    public init(name: String, summary: String, options: [OptionInfo] = []) {
         self.name = name
         self.summary = summary
         self.options = options
@@ -33,68 +20,39 @@ public struct ComponentOptions: Sendable {
     public let values: [String: String]
     /// Who the options are for, for messages: "optimizer adam".
     public let context: String
+    /// The name the plugin was asked for by (a plugin registered under two names knows which).
+    public let name: String
     private(set) var readKeys: Set<String> = []
 
-    public init(_ values: [String: String] = [:], context: String) {
+    public init(_ values: [String: String] = [:], context: String, name: String = "") {
         self.values = values
         self.context = context
+        self.name = name
     }
 
-    public mutating func string(_ key: String, default fallback: String) -> String {
-        readKeys.insert(key)
-        return values[key] ?? fallback
+    /// The value of `option`: its text parsed and checked, or its default; a required option that is
+    /// missing, or a value that does not parse or is out of range, is an input error naming the key.
+    public mutating func value<Value>(of option: PluginOption<Value>) throws -> Value {
+        guard let value = try optionalValue(of: option) else {
+            throw InputError("\(context): option \(option.key) is required (\(option.help))")
+        }
+        return value
     }
 
-    public mutating func optionalString(_ key: String) -> String? {
+    /// The same, nil when the option is absent and has no default.
+    public mutating func optionalValue<Value>(of option: PluginOption<Value>) throws -> Value? {
+        readKeys.insert(option.key)
+        guard let text = values[option.key] else { return option.defaultValue }
+        guard let value = Value(optionText: text), option.isValid(value) else {
+            throw InputError("\(context): option \(option.key)=\(text) is invalid, expected \(option.expected)")
+        }
+        return value
+    }
+
+    /// A key's raw text, for options read by hand (a composite's `PART.KEY`).
+    public mutating func text(_ key: String) -> String? {
         readKeys.insert(key)
         return values[key]
-    }
-
-    public mutating func double(
-        _ key: String, default fallback: Double, where valid: (Double) -> Bool = { $0.isFinite }, expected: String = "a finite number"
-    ) throws -> Double {
-        readKeys.insert(key)
-        guard let text = values[key] else { return fallback }
-        guard let value = Double(text), value.isFinite, valid(value) else {
-            throw InputError("\(context): option \(key)=\(text) is invalid, expected \(expected)")
-        }
-        return value
-    }
-
-    /// A number > 0.
-    public mutating func positive(_ key: String, default fallback: Double) throws -> Double {
-        try double(key, default: fallback, where: { $0 > 0 }, expected: "a positive number")
-    }
-
-    /// A number ≥ 0.
-    public mutating func nonNegative(_ key: String, default fallback: Double) throws -> Double {
-        try double(key, default: fallback, where: { $0 >= 0 }, expected: "a number ≥ 0")
-    }
-
-    /// A number in [0, 1).
-    public mutating func fraction(_ key: String, default fallback: Double) throws -> Double {
-        try double(key, default: fallback, where: { $0 >= 0 && $0 < 1 }, expected: "a number in [0, 1)")
-    }
-
-    public mutating func int(
-        _ key: String, default fallback: Int, where valid: (Int) -> Bool = { _ in true }, expected: String = "an integer"
-    ) throws -> Int {
-        readKeys.insert(key)
-        guard let text = values[key] else { return fallback }
-        guard let value = Int(text), valid(value) else {
-            throw InputError("\(context): option \(key)=\(text) is invalid, expected \(expected)")
-        }
-        return value
-    }
-
-    public mutating func bool(_ key: String, default fallback: Bool) throws -> Bool {
-        readKeys.insert(key)
-        guard let text = values[key] else { return fallback }
-        switch text.lowercased() {
-        case "true", "1", "yes": return true
-        case "false", "0", "no": return false
-        default: throw InputError("\(context): option \(key)=\(text) is invalid, expected true or false")
-        }
     }
 
     /// Keys given but never read by the factory.
@@ -106,8 +64,13 @@ public struct ComponentOptions: Sendable {
 /// Swift runs no code when a module loads, so registration is explicit: each module exposes
 /// `register(into:)` and the executables call them once at start. Duplicate names are refused;
 /// an unknown name is answered with the list of known ones.
+///
+/// A factory has two steps: it reads and checks its options (``configure(_:options:)``), and the
+/// builder it returns makes the plugin from a context. So options are validated once, before any
+/// work, and a head can be built per fold from one configuration.
 public struct Registry<Context, Product>: Sendable {
-    public typealias Factory = @Sendable (inout ComponentOptions, Context) throws -> Product
+    public typealias Builder = (Context) throws -> Product
+    public typealias Factory = @Sendable (inout ComponentOptions) throws -> Builder
 
     /// "encoder", "head", "optimizer".
     public let kind: String
@@ -133,17 +96,23 @@ public struct Registry<Context, Product>: Sendable {
         return entry.info
     }
 
-    /// Builds the plugin `name` with `options`; options it does not know are an input error.
-    public func make(_ name: String, options: [String: String] = [:], context: Context) throws -> Product {
+    /// Reads and checks `options` for the plugin `name` and returns its builder; nothing is built yet.
+    /// Options the plugin does not know are an input error.
+    public func configure(_ name: String, options: [String: String] = [:]) throws -> Builder {
         guard let entry = entries[name] else { throw unknown(name) }
-        var componentOptions = ComponentOptions(options, context: "\(kind) \(name)")
-        let product = try entry.factory(&componentOptions, context)
+        var componentOptions = ComponentOptions(options, context: "\(kind) \(name)", name: name)
+        let builder = try entry.factory(&componentOptions)
         let unread = componentOptions.unreadKeys
         if !unread.isEmpty {
-            let known = entry.info.options.map(\.name)
+            let known = entry.info.options.map(\.key)
             throw InputError("\(kind) \(name) has no option \(unread.joined(separator: ", ")) (its options: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
         }
-        return product
+        return builder
+    }
+
+    /// Configures and builds the plugin `name` in one go.
+    public func make(_ name: String, options: [String: String] = [:], context: Context) throws -> Product {
+        try configure(name, options: options)(context)
     }
 
     private func unknown(_ name: String) -> InputError {

@@ -43,12 +43,12 @@ public final class ClassifierTrainer {
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let batch = Array(order[start..<min(start + batchSize, order.count)])
             for p in parameters { p.zeroGrad() }
-            let (vectors, encoderCache) = encoder.forward(batch.map { sentences[$0] }, training: true, rng: &rng)
-            let (logits, headCache) = head.forward(vectors, training: true, rng: &rng)
-            let (output, softmaxCache) = SoftmaxCrossEntropy.forward(logits: logits, targets: batch.map { Int32(labels[$0]) })
+            let encoded = encoder.forward(batch.map { sentences[$0] }, training: true, rng: &rng)
+            let classified = head.forward(encoded.vectors, training: true, rng: &rng)
+            let (output, softmaxCache) = SoftmaxCrossEntropy.forward(logits: classified.logits, targets: batch.map { Int32(labels[$0]) })
             total += Double(output.loss) * Double(batch.count)
-            let dVectors = head.backward(SoftmaxCrossEntropy.backward(cache: softmaxCache), cache: headCache)
-            if !encoderFrozen { encoder.backward(dVectors, cache: encoderCache) }
+            let dVectors = classified.backward(SoftmaxCrossEntropy.backward(cache: softmaxCache))
+            if !encoderFrozen { encoded.backward(dVectors) }
             precondition(schedule == LearningRateSchedule() || stepsTaken < totalSteps,
                          "the schedule's totalSteps (\(totalSteps)) is shorter than the run")
             optimizer.learningRate = baseLearningRate * Float(schedule.factor(step: stepsTaken, totalSteps: totalSteps))
@@ -65,8 +65,8 @@ public final class ClassifierTrainer {
         for start in stride(from: 0, to: indices.count, by: batchSize) {
             let batch = Array(indices[start..<min(start + batchSize, indices.count)])
             var evalRNG = SeededRandom(seed: 0)
-            let (vectors, _) = encoder.forward(batch.map { sentences[$0] }, training: false, rng: &evalRNG)
-            let (logits, _) = head.forward(vectors, training: false, rng: &evalRNG)
+            let vectors = encoder.forward(batch.map { sentences[$0] }, training: false, rng: &evalRNG).vectors
+            let logits = head.forward(vectors, training: false, rng: &evalRNG).logits
             let c = logits.columns
             for (r, index) in batch.enumerated() {
                 let row = logits.scalars[(r * c)..<((r + 1) * c)]

@@ -9,7 +9,7 @@ import Framework
 /// reused every epoch. Trainable: the BiLM runs in every step and back-propagates into the LSTMs and
 /// the char-CNN (no dropout inside the BiLM).
 public final class ELMoEncoder<T: Scalar> {
-    public enum LayerChoice: String, CaseIterable, Sendable { case top, mix, average }
+    public enum LayerChoice: String, CaseIterable, Sendable, OptionValue { case top, mix, average }
 
     public let embedder: ELMoEmbedder<T>
     public let choice: LayerChoice
@@ -157,12 +157,10 @@ public final class ELMoEncoder<T: Scalar> {
 extension ELMoEncoder: Encoder where T == Float {
     public var addsSentenceBoundaries: Bool { true }
 
-    public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+    public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> EncodedBatch {
         let (vectors, lengths, cache) = forwardVectors(sentences)
-        return (TokenVectors(vectors: vectors, lengths: lengths), cache)
-    }
-
-    public func backward(_ dVectors: Tensor<Float>, cache: Any) {
-        backwardVectors(dVectors, cache: cache as! Cache)
+        return EncodedBatch(vectors: TokenVectors(vectors: vectors, lengths: lengths)) { [self] dVectors in
+            backwardVectors(dVectors, cache: cache)
+        }
     }
 }

@@ -5,7 +5,7 @@ import Framework
 /// ones (encoder `random`). Only the words of the task's sentences get a row; words missing from the
 /// word2vec file get U(−0.25, 0.25) vectors drawn from the run's seed (PaddleNLP's rule, seeded here).
 public final class LookupEncoder: Encoder {
-    public private(set) var dimension: Int
+    public let dimension: Int
     public let trainable: Bool
     let file: String?
     let seed: UInt64
@@ -14,10 +14,20 @@ public final class LookupEncoder: Encoder {
     public private(set) var outOfVocabulary = 0
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
-    /// `dimension` is the random vectors' size; with a file, the file's dimension replaces it in ``prepare(_:)``.
-    public init(word2vecFile: String?, dimension: Int, trainable: Bool, seed: UInt64) {
-        file = word2vecFile
+    /// Random vectors of `dimension` (encoder `random`).
+    public init(randomDimension dimension: Int, seed: UInt64) {
+        file = nil
         self.dimension = dimension
+        self.trainable = true
+        self.seed = seed
+        table = Parameter(name: "embedding.table", value: Tensor(shape: [1, dimension]), rowSparse: true)
+    }
+
+    /// The vectors of a word2vec file (encoder `word2vec`); its header gives the dimension now, the vectors
+    /// the task needs are read in ``prepare(_:)``.
+    public init(word2vecFile: String, trainable: Bool, seed: UInt64) throws {
+        file = word2vecFile
+        self.dimension = try Word2VecFile.header(path: word2vecFile).dimension
         self.trainable = trainable
         self.seed = seed
         table = Parameter(name: "embedding.table", value: Tensor(shape: [1, dimension]), rowSparse: true)
@@ -34,7 +44,7 @@ public final class LookupEncoder: Encoder {
         var vectors: [Float] = []
         if let file {
             let loaded = try Word2VecFile.load(path: file, keep: seen)
-            dimension = loaded.dimension
+            precondition(loaded.dimension == dimension, "word2vec file \(file) changed while in use")
             for (i, w) in loaded.words.enumerated() { pretrained[w] = i }
             vectors = loaded.vectors
         }
@@ -56,7 +66,7 @@ public final class LookupEncoder: Encoder {
         if let file { log("word2vec \(file): \(needed.count - outOfVocabulary) of \(needed.count) words found, \(outOfVocabulary) get random vectors") }
     }
 
-    public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> (TokenVectors, Any) {
+    public func forward(_ sentences: [[String]], training: Bool, rng: inout SeededRandom) -> EncodedBatch {
         let b = sentences.count, l = max(sentences.map(\.count).max() ?? 0, 1), d = dimension
         var ids = [Int32](repeating: 0, count: b * l)
         for (r, s) in sentences.enumerated() { for (k, w) in s.enumerated() { ids[r * l + k] = rows[w] ?? 0 } }
@@ -66,11 +76,9 @@ public final class LookupEncoder: Encoder {
                 for (n, id) in ids.enumerated() where id != 0 { (o.baseAddress! + n * d).update(from: t.baseAddress! + Int(id) * d, count: d) }
             }
         }
-        return (TokenVectors(vectors: out, lengths: sentences.map(\.count)), ids)
-    }
-
-    public func backward(_ dVectors: Tensor<Float>, cache: Any) {
-        guard trainable else { return }
-        Embedding(table: table, paddingIndex: 0).backward(dVectors.reshaped([dVectors.count / dimension, dimension]), ids: cache as! [Int32])
+        return EncodedBatch(vectors: TokenVectors(vectors: out, lengths: sentences.map(\.count))) { [self] dVectors in
+            guard trainable else { return }
+            Embedding(table: table, paddingIndex: 0).backward(dVectors.reshaped([dVectors.count / dimension, dimension]), ids: ids)
+        }
     }
 }

@@ -94,11 +94,7 @@ public enum Word2VecFile {
         let role = "word2vec file"
         let stream = try ByteStream(path: path, role: role)
         let source = "\(role) \(path)"
-        guard let headerBytes = stream.read(until: 0x0A) else { throw InputError("\(source): is empty") }
-        let header = String(decoding: headerBytes, as: UTF8.self).split(separator: " ")
-        guard header.count == 2, let count = Int(header[0]), let dimension = Int(header[1]), count > 0, dimension > 0 else {
-            throw InputError("\(source): first line must be 'VOCAB_SIZE DIMENSION', got '\(String(decoding: headerBytes.prefix(60), as: UTF8.self))'")
-        }
+        let (count, dimension) = try readHeader(stream, source: source)
         var result = Vectors(dimension: dimension, words: [], vectors: [], fileVocabularySize: count)
         var binary: Bool? = nil
         for index in 0..<count {
@@ -139,6 +135,23 @@ public enum Word2VecFile {
         }
         if stream.decompressionFailed { throw InputError("\(source): is not a valid gzip file (or is truncated)") }
         return result
+    }
+
+    /// The header's (vocabulary size, dimension), reading nothing more (a gzipped file is not decompressed further).
+    public static func header(path: String) throws -> (count: Int, dimension: Int) {
+        try readHeader(ByteStream(path: path, role: "word2vec file"), source: "word2vec file \(path)")
+    }
+
+    static func readHeader(_ stream: ByteStream, source: String) throws -> (count: Int, dimension: Int) {
+        guard let headerBytes = stream.read(until: 0x0A) else {
+            if stream.decompressionFailed { throw InputError("\(source): is not a valid gzip file (or is truncated)") }
+            throw InputError("\(source): is empty")
+        }
+        let header = String(decoding: headerBytes, as: UTF8.self).split(separator: " ")
+        guard header.count == 2, let count = Int(header[0]), let dimension = Int(header[1]), count > 0, dimension > 0 else {
+            throw InputError("\(source): first line must be 'VOCAB_SIZE DIMENSION', got '\(String(decoding: headerBytes.prefix(60), as: UTF8.self))'")
+        }
+        return (count, dimension)
     }
 
     static func truncated(_ source: String, _ word: String, _ index: Int, _ count: Int) -> InputError {
