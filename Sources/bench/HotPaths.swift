@@ -179,7 +179,7 @@ struct BiLSTMBench: ParsableCommand {
         let dropout = Dropout<Float>(rate: 0)
         // As training runs them: the two directions side by side when there are two threads.
         func direction(_ direction: Direction, backward: Bool) {
-            var states = model.zeroStates(batch: batchSize)[direction]!
+            var states = model.zeroStates(batch: batchSize)[direction]
             var dropRNG = SeededRandom(seed: 4)
             let (_, cache) = model.runStack(direction, input: x, steps: unrollSteps, states: &states,
                                             dropout: dropout, training: false, rng: &dropRNG)

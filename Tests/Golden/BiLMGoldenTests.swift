@@ -90,8 +90,8 @@ struct BiLMGoldenTests {
             for l in 0..<2 {
                 expectClose(cache.stack(direction).layerOutputs[l].scalars,
                             timeMajor(try reference("lstm.\(name).layer_\(l).output"), rows: 2, steps: 6), "lstm.\(name).layer_\(l).output")
-                expectClose(states[direction]![l].cell.scalars, try reference("lstm.\(name).layer_\(l).final_c"), "final_c \(name) \(l)")
-                expectClose(states[direction]![l].hidden.scalars, try reference("lstm.\(name).layer_\(l).final_h"), "final_h \(name) \(l)")
+                expectClose(states[direction][l].cell.scalars, try reference("lstm.\(name).layer_\(l).final_c"), "final_c \(name) \(l)")
+                expectClose(states[direction][l].hidden.scalars, try reference("lstm.\(name).layer_\(l).final_h"), "final_h \(name) \(l)")
             }
         }
         model.backward(cache, dLoss: 1, dropoutRate: 0)

@@ -5,21 +5,56 @@ public enum Direction: String, CaseIterable, Sendable {
     case forward, backward
 }
 
+/// One value per direction: a plain pair, so reading a direction's value can never fail.
+public struct Bidirectional<Value> {
+    public var forward: Value
+    public var backward: Value
+
+    public init(forward: Value, backward: Value) {
+        self.forward = forward
+        self.backward = backward
+    }
+
+    /// Each direction's value from `make`, forward first.
+    public init(_ make: (Direction) throws -> Value) rethrows {
+        forward = try make(.forward)
+        backward = try make(.backward)
+    }
+
+    public subscript(direction: Direction) -> Value {
+        get { direction == .forward ? forward : backward }
+        set { if direction == .forward { forward = newValue } else { backward = newValue } }
+    }
+
+    public func map<U>(_ transform: (Value) throws -> U) rethrows -> Bidirectional<U> {
+        Bidirectional<U>(forward: try transform(forward), backward: try transform(backward))
+    }
+
+    /// Forward then backward.
+    public var both: [Value] { [forward, backward] }
+}
+
+extension Bidirectional: Sendable where Value: Sendable {}
+extension Bidirectional: Equatable where Value: Equatable {}
+
 /// ELMo's bidirectional language model: a char-CNN token encoder shared by a forward and a backward
 /// stack of LSTM layers (skip connections from layer 1 on), and one softmax shared by both directions.
 public final class BidirectionalLM<T: Scalar>: HasParameters {
     public let options: BiLMOptions
     public let charCNN: CharCNN<T>
     /// layers[direction][l]
-    public let layers: [Direction: [LSTMLayer<T>]]
+    public let layers: Bidirectional<[LSTMLayer<T>]>
     public let softmax: SoftmaxOutput<T>
 
     public var tokenDim: Int { charCNN.outputDim }
     public var outputDim: Int { options.projectionDim }
     public var vocabularySize: Int { softmax.vocabularySize }
 
-    public var parameters: [Parameter<T>] {
-        charCNN.parameters + Direction.allCases.flatMap { d in layers[d]!.flatMap(\.parameters) } + softmax.parameters
+    public var parameters: [Parameter<T>] { encoderParameters + softmax.parameters }
+
+    /// The parameters of the representation ELMo gives downstream (char-CNN and LSTMs): all but the softmax.
+    public var encoderParameters: [Parameter<T>] {
+        charCNN.parameters + layers.both.flatMap { $0.flatMap(\.parameters) }
     }
 
     /// A freshly initialised model (bilm-tf's initialisers; see docs/checkpoint-format.md for names).
@@ -28,30 +63,22 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         charCNN = CharCNN(embeddingDim: options.charEmbeddingDim,
                           filters: options.filters.map { (width: $0[0], count: $0[1]) },
                           highwayCount: options.highwayCount, outputDim: options.projectionDim, rng: &rng)
-        var layers: [Direction: [LSTMLayer<T>]] = [:]
-        for direction in Direction.allCases {
-            layers[direction] = (0..<options.layerCount).map { l in
+        layers = Bidirectional { direction in
+            (0..<options.layerCount).map { l in
                 LSTMLayer(name: "lstm.\(direction.rawValue).layer_\(l)", inputSize: options.projectionDim,
                           cellSize: options.cellSize,
                           projectionSize: options.hasLSTMProjection ? options.projectionDim : nil,
                           cellClip: options.cellClip, projectionClip: options.projectionClip, rng: &rng)
             }
         }
-        self.layers = layers
         softmax = SoftmaxOutput(vocabularySize: vocabularySize, inputSize: options.projectionDim,
                                 rowSparse: sparseSoftmax, rng: &rng)
         parameters.assertUniqueParameterNames()
     }
 
     /// Zero states for every direction and layer.
-    public func zeroStates(batch: Int) -> [Direction: [LSTMState<T>]] {
-        var states: [Direction: [LSTMState<T>]] = [:]
-        for direction in Direction.allCases {
-            states[direction] = layers[direction]!.map {
-                LSTMState.zeros(batch: batch, cellSize: $0.cellSize, outputSize: $0.outputSize)
-            }
-        }
-        return states
+    public func zeroStates(batch: Int) -> Bidirectional<[LSTMState<T>]> {
+        layers.map { $0.map { LSTMState.zeros(batch: batch, cellSize: $0.cellSize, outputSize: $0.outputSize) } }
     }
 
     // MARK: - One direction's LSTM stack
@@ -72,7 +99,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
                          dropout: Dropout<T>, training: Bool, rng: inout SeededRandom) -> (top: Tensor<T>, cache: StackCache) {
         var cache = StackCache()
         var current = x
-        for (l, layer) in layers[direction]!.enumerated() {
+        for (l, layer) in layers[direction].enumerated() {
             let (dropped, dropCache) = dropout.forward(current, training: training, rng: &rng)
             var (out, lstmCache, final) = layer.forward(dropped, steps: steps, initial: states[l], resets: resets)
             states[l] = final
@@ -96,7 +123,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
                               cache: StackCache, dropout: Dropout<T>) -> Tensor<T> {
         let shape = cache.layerOutputs.last!.shape
         var dx = dTop.map { dropout.backward($0, cache: cache.outputDropout!) } ?? Tensor<T>(shape: shape)
-        for (l, layer) in layers[direction]!.enumerated().reversed() {
+        for (l, layer) in layers[direction].enumerated().reversed() {
             if l < dLayerOutputs.count, let injected = dLayerOutputs[l] {
                 dx.withUnsafeMutableBufferPointer { d in injected.withUnsafeBufferPointer { Kernels.add($0, into: d) } }
             }
@@ -120,11 +147,12 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
 
     public struct StepCache {
         var charCache: CharCNN<T>.Cache
-        var stacks: [Direction: StackCache]
-        var softmaxCaches: [Direction: SoftmaxOutput<T>.Cache]
+        var stacks: Bidirectional<StackCache>
+        /// nil once handed to the backward pass or released.
+        var softmaxCaches: Bidirectional<SoftmaxOutput<T>.Cache?>
         var rows: Int
         public var tokenEmbeddings: Tensor<T>   // [2·T·B, P]: forward inputs then backward inputs
-        public func stack(_ d: Direction) -> StackCache { stacks[d]! }
+        public func stack(_ d: Direction) -> StackCache { stacks[d] }
         public var charCNN: CharCNN<T>.Cache { charCache }
     }
 
@@ -133,7 +161,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     /// per direction, else the full softmax. `dropoutStream` gives data-parallel ranks, which share `rng`,
     /// masks of their own (0: the single-process masks).
     @_specialize(exported: true, where T == Float)
-    public func loss(_ batch: LMBatch, states: inout [Direction: [LSTMState<T>]], dropoutRate: T, training: Bool,
+    public func loss(_ batch: LMBatch, states: inout Bidirectional<[LSTMState<T>]>, dropoutRate: T, training: Bool,
                      samples: Int? = nil, resets: StateResets? = nil, rng: inout SeededRandom,
                      fixedSample: CandidateSample? = nil, dropoutStream: Int = 0) -> (LossReport, StepCache) {
         let tokens = batch.rows * batch.steps
@@ -147,7 +175,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
             forwardRNG = SeededRandom(seed: forwardRNG.next() &+ UInt64(dropoutStream))
             backwardRNG = SeededRandom(seed: backwardRNG.next() &+ UInt64(dropoutStream))
         }
-        var forwardStates = states[.forward]!, backwardStates = states[.backward]!
+        var forwardStates = states.forward, backwardStates = states.backward
         let forwardInput = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[0..<(tokens * p)]))
         let backwardInput = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[(tokens * p)..<(2 * tokens * p)]))
         var forwardRun: (top: Tensor<T>, cache: StackCache)? = nil, backwardRun: (top: Tensor<T>, cache: StackCache)? = nil
@@ -158,15 +186,14 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
             backwardRun = self.runStack(.backward, input: backwardInput, steps: batch.steps, states: &backwardStates,
                                         resets: resets, dropout: dropout, training: training, rng: &backwardRNG)
         })
-        states[.forward] = forwardStates
-        states[.backward] = backwardStates
-        let stacks: [Direction: StackCache] = [.forward: forwardRun!.cache, .backward: backwardRun!.cache]
-        let tops: [Direction: Tensor<T>] = [.forward: forwardRun!.top, .backward: backwardRun!.top]
-        var softmaxCaches: [Direction: SoftmaxOutput<T>.Cache] = [:]
-        var losses: [Direction: SoftmaxOutput<T>.Loss] = [:]
+        states = Bidirectional(forward: forwardStates, backward: backwardStates)
+        let stacks = Bidirectional(forward: forwardRun!.cache, backward: backwardRun!.cache)
+        let tops = Bidirectional(forward: forwardRun!.top, backward: backwardRun!.top)
+        var softmaxCaches = Bidirectional<SoftmaxOutput<T>.Cache?>(forward: nil, backward: nil)
+        var losses = Bidirectional<SoftmaxOutput<T>.Loss?>(forward: nil, backward: nil)
         // The softmax GEMMs are large enough to use every thread; the directions take turns.
         for direction in Direction.allCases {
-            let top = tops[direction]!
+            let top = tops[direction]
             let targets = direction == .forward ? batch.forwardTargets : batch.backwardTargets
             let mask: [Bool]? = batch.mask.allSatisfy { $0 } ? nil : batch.mask
             let result: (SoftmaxOutput<T>.Loss, SoftmaxOutput<T>.Cache)
@@ -181,7 +208,7 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
             losses[direction] = result.0
             softmaxCaches[direction] = result.1
         }
-        return (LossReport(forward: losses[.forward]!, backward: losses[.backward]!),
+        return (LossReport(forward: losses.forward!, backward: losses.backward!),
                 StepCache(charCache: charCache, stacks: stacks, softmaxCaches: softmaxCaches, rows: tokens,
                           tokenEmbeddings: embeddings))
     }
@@ -190,7 +217,10 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     /// the output layer, so the next step reuses them instead of mapping fresh pages.
     public func release(_ cache: consuming StepCache) {
         for direction in Direction.allCases {
-            if let softmaxCache = cache.softmaxCaches.removeValue(forKey: direction) { softmax.release(softmaxCache) }
+            if let softmaxCache = cache.softmaxCaches[direction] {
+                cache.softmaxCaches[direction] = nil
+                softmax.release(softmaxCache)
+            }
         }
     }
 
@@ -203,15 +233,17 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         // Taken out of the cache so that the softmax backward owns its [N, V] buffer and reuses it
         // in place instead of copying it.
         var softmaxCaches = cache.softmaxCaches
-        cache.softmaxCaches = [:]
+        cache.softmaxCaches = Bidirectional(forward: nil, backward: nil)
         // Both directions accumulate into the shared softmax gradients: one after the other.
-        var dTops: [Direction: Tensor<T>] = [:]
+        var dTops = Bidirectional<Tensor<T>?>(forward: nil, backward: nil)
         for direction in Direction.allCases {
-            dTops[direction] = softmax.backward(cache: softmaxCaches.removeValue(forKey: direction)!, dLoss: dLoss / 2)
+            let softmaxCache = softmaxCaches[direction]!
+            softmaxCaches[direction] = nil
+            dTops[direction] = softmax.backward(cache: softmaxCache, dLoss: dLoss / 2)
         }
         // The stacks own disjoint parameters: side by side.
-        let forwardTop = dTops[.forward]!, backwardTop = dTops[.backward]!
-        let forwardCache = cache.stacks[.forward]!, backwardCache = cache.stacks[.backward]!
+        let forwardTop = dTops.forward!, backwardTop = dTops.backward!
+        let forwardCache = cache.stacks.forward, backwardCache = cache.stacks.backward
         var dForward: Tensor<T>? = nil, dBackward: Tensor<T>? = nil
         Parallel.both({
             dForward = self.backwardStack(.forward, dTop: forwardTop, cache: forwardCache, dropout: dropout)

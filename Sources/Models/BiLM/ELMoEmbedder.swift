@@ -13,7 +13,7 @@ public final class ELMoEmbedder<T: Scalar> {
     public let vocabulary: Vocabulary
     public let stateful: Bool
     public let batchSize: Int
-    private var carried: [Direction: [LSTMState<T>]]
+    private var carried: Bidirectional<[LSTMState<T>]>
 
     public var layerCount: Int { model.options.layerCount + 1 }
     public var dimension: Int { 2 * model.outputDim }
@@ -43,31 +43,45 @@ public final class ELMoEmbedder<T: Scalar> {
         return result.map { $0! }
     }
 
+    /// Where a sentence's positions sit in a pass's time-major tensors ([steps·rows, …], step-major): position
+    /// j of row r's `<S> w₁ … wₙ </S>` is step j of the forward LM and step n + 1 − j of the backward LM.
+    /// The one owner of that layout: ``run(_:states:)`` writes through it, ``representation(_:row:layer:outputDim:keepBoundaries:)``
+    /// gathers through it and ``BatchPass/scatter(_:outputDim:)`` sends the gradient back through it.
+    public struct TimeMajorLayout: Sendable {
+        public let rows: Int
+        public let steps: Int
+        public func forwardSlot(row r: Int, position j: Int) -> Int { j * rows + r }
+        public func backwardSlot(row r: Int, position j: Int, length n: Int) -> Int { (n + 1 - j) * rows + r }
+        public var tokens: Int { steps * rows }
+    }
+
     /// Everything ``encode`` computes for one batch, with the caches a trainable encoder needs.
     public struct BatchPass {
         public var rows: Int
         public var steps: Int
+        public var layout: TimeMajorLayout { TimeMajorLayout(rows: rows, steps: steps) }
         public var lengths: [Int]
         public var charCache: CharCNN<T>.Cache
         public var tokenEmbeddings: Tensor<T>               // [2·T·B, P] forward inputs then backward inputs
-        public var stacks: [Direction: BidirectionalLM<T>.StackCache]
+        public var stacks: Bidirectional<BidirectionalLM<T>.StackCache>
     }
 
     /// Runs the BiLM over a batch of sentences (rows ≤ batchSize), time-major, padded with zero tokens.
     @_specialize(exported: true, where T == Float)
-    public func run(_ sentences: [[String]], states: inout [Direction: [LSTMState<T>]]) -> BatchPass {
-        let rows = states[.forward]![0].cell.rows
+    public func run(_ sentences: [[String]], states: inout Bidirectional<[LSTMState<T>]>) -> BatchPass {
+        let rows = states.forward[0].cell.rows
         precondition(sentences.count <= rows)
         let lengths = sentences.map(\.count)
         let steps = (lengths.max() ?? 0) + 2
-        let width = CharacterIDs.tokenLength
+        let width = CharacterIDs.tokenLength, layout = TimeMajorLayout(rows: rows, steps: steps)
         var chars = [Int32](repeating: 0, count: 2 * steps * rows * width)
         for (r, words) in sentences.enumerated() {
             let encoded = EncodedSentence(words: words, vocabulary: vocabulary)
             for k in 0..<(words.count + 2) {
-                // Position k of the sentence is forward step k and backward step n + 1 − k.
+                // The backward LM's inputs follow the forward LM's.
                 let token = encoded.chars[(k * width)..<((k + 1) * width)]
-                let forwardSlot = k * rows + r, backwardSlot = steps * rows + (words.count + 1 - k) * rows + r
+                let forwardSlot = layout.forwardSlot(row: r, position: k)
+                let backwardSlot = layout.tokens + layout.backwardSlot(row: r, position: k, length: words.count)
                 chars.replaceSubrange((forwardSlot * width)..<((forwardSlot + 1) * width), with: token)
                 chars.replaceSubrange((backwardSlot * width)..<((backwardSlot + 1) * width), with: token)
             }
@@ -78,22 +92,22 @@ public final class ELMoEmbedder<T: Scalar> {
         func runDirection(_ direction: Direction) -> BidirectionalLM<T>.StackCache {
             let offset = direction == .forward ? 0 : tokens * p
             let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
-            var layerStates = states[direction]!
+            var layerStates = states[direction]
             var rng = SeededRandom(seed: 0)   // unused: no dropout
             return model.runStack(direction, input: x, steps: steps, states: &layerStates,
                                   dropout: Dropout(rate: 0), training: false, rng: &rng).cache
         }
         var forwardStack: BidirectionalLM<T>.StackCache? = nil, backwardStack: BidirectionalLM<T>.StackCache? = nil
         Parallel.both({ forwardStack = runDirection(.forward) }, { backwardStack = runDirection(.backward) })
-        let stacks: [Direction: BidirectionalLM<T>.StackCache] = [.forward: forwardStack!, .backward: backwardStack!]
+        let stacks = Bidirectional(forward: forwardStack!, backward: backwardStack!)
         // Each row's state after its own last real token (</S>); rows without a sentence keep theirs.
         for direction in Direction.allCases {
-            for (l, cache) in stacks[direction]!.lstm.enumerated() {
+            for (l, cache) in stacks[direction].lstm.enumerated() {
                 for (r, n) in lengths.enumerated() {
                     let (cell, hidden) = cache.state(afterStep: n + 1, row: r)
                     let c = cell.count, h = hidden.count
-                    states[direction]![l].cell.scalars.replaceSubrange((r * c)..<((r + 1) * c), with: cell)
-                    states[direction]![l].hidden.scalars.replaceSubrange((r * h)..<((r + 1) * h), with: hidden)
+                    states[direction][l].cell.scalars.replaceSubrange((r * c)..<((r + 1) * c), with: cell)
+                    states[direction][l].hidden.scalars.replaceSubrange((r * h)..<((r + 1) * h), with: hidden)
                 }
             }
         }
@@ -105,13 +119,12 @@ public final class ELMoEmbedder<T: Scalar> {
     /// `<S>`/`</S>` positions kept.
     public static func representation(_ pass: BatchPass, row r: Int, layer: Int, outputDim p: Int,
                                       keepBoundaries: Bool = false) -> [T] {
-        let n = pass.lengths[r], rows = pass.rows
+        let n = pass.lengths[r], layout = pass.layout
         let positions = keepBoundaries ? n + 2 : n, first = keepBoundaries ? 0 : 1
         var out = [T](repeating: 0, count: positions * 2 * p)
         for k in 0..<positions {
-            // Position j of [<S>, w…, </S>] is forward step j and backward step n + 1 − j.
             let j = k + first
-            let forwardSlot = j * rows + r, backwardSlot = (n + 1 - j) * rows + r
+            let forwardSlot = layout.forwardSlot(row: r, position: j), backwardSlot = layout.backwardSlot(row: r, position: j, length: n)
             let dst = k * 2 * p
             if layer == 0 {
                 for j in 0..<p {
@@ -119,7 +132,7 @@ public final class ELMoEmbedder<T: Scalar> {
                     out[dst + p + j] = out[dst + j]
                 }
             } else {
-                let f = pass.stacks[.forward]!.layerOutputs[layer - 1], b = pass.stacks[.backward]!.layerOutputs[layer - 1]
+                let f = pass.stacks.forward.layerOutputs[layer - 1], b = pass.stacks.backward.layerOutputs[layer - 1]
                 for j in 0..<p {
                     out[dst + j] = f.scalars[forwardSlot * p + j]
                     out[dst + p + j] = b.scalars[backwardSlot * p + j]
@@ -149,5 +162,35 @@ extension ELMoEmbedder where T == Float {
     public convenience init(checkpoint prefix: String, stateful: Bool = false, batchSize: Int = 64) throws {
         let (model, vocabulary) = try BiLMCheckpoint.loadModel(prefix)
         self.init(model: model, vocabulary: vocabulary, stateful: stateful, batchSize: batchSize)
+    }
+}
+
+extension ELMoEmbedder.BatchPass {
+    /// The gradient of the representations (every layer, boundaries kept, as
+    /// ``ELMoEmbedder/representation(_:row:layer:outputDim:keepBoundaries:)`` gathers them) sent back through the
+    /// layout: `dLayers[r][layer]` is row r's [n + 2, 2P] gradient of that layer. Returns the gradient of the token
+    /// embeddings [2·T·B, P] (layer 0 reads the forward copy for both halves) and of each LSTM layer's outputs.
+    public func scatter(_ dLayers: [[Tensor<T>]], outputDim p: Int) -> (dEmbeddings: Tensor<T>, dLayerOutputs: Bidirectional<[Tensor<T>]>) {
+        let layout = self.layout, layerCount = dLayers.first?.count ?? 1, d = 2 * p
+        var dEmbeddings = Tensor<T>(shape: [2 * layout.tokens, p])
+        var dOutputs = Bidirectional { _ in (1..<layerCount).map { _ in Tensor<T>(shape: [layout.tokens, p]) } }
+        for (r, rowGradients) in dLayers.enumerated() {
+            let n = lengths[r]
+            for j in 0..<(n + 2) {
+                let forwardSlot = layout.forwardSlot(row: r, position: j), backwardSlot = layout.backwardSlot(row: r, position: j, length: n)
+                for (layer, gradient) in rowGradients.enumerated() {
+                    let g = gradient.scalars, base = j * d
+                    if layer == 0 {
+                        for c in 0..<p { dEmbeddings.scalars[forwardSlot * p + c] += g[base + c] + g[base + p + c] }
+                    } else {
+                        for c in 0..<p {
+                            dOutputs.forward[layer - 1].scalars[forwardSlot * p + c] += g[base + c]
+                            dOutputs.backward[layer - 1].scalars[backwardSlot * p + c] += g[base + p + c]
+                        }
+                    }
+                }
+            }
+        }
+        return (dEmbeddings, dOutputs)
     }
 }

@@ -71,7 +71,7 @@ public final class Pretrainer {
     public let optimizer: any Optimizer
     public private(set) var step = 0
     public private(set) var rng: SeededRandom
-    public private(set) var states: [Direction: [LSTMState<Float>]]
+    public private(set) var states: Bidirectional<[LSTMState<Float>]>
     private(set) var batcher: StreamBatcher
     let parameters: [Parameter<Float>]
     public let communicator: any Communicator
@@ -185,7 +185,7 @@ public final class Pretrainer {
         batcher = StreamBatcher(stream: restoredStream, rows: config.batchSize, steps: config.unrollSteps)
         try batcher.restore(rows: rows, offsets: offsets.map(Int.init))
         for direction in Direction.allCases {
-            for (l, layer) in model.layers[direction]!.enumerated() {
+            for (l, layer) in model.layers[direction].enumerated() {
                 let base = "state.\(direction.rawValue).layer_\(l)"
                 for (suffix, shape) in [("c", [config.batchSize, layer.cellSize]), ("h", [config.batchSize, layer.outputSize])] {
                     guard let t = file["\(base).\(suffix)"] else { throw InputError("\(source): tensor \(base).\(suffix) is missing") }
@@ -194,18 +194,18 @@ public final class Pretrainer {
                     let columns = shape[1]
                     let mine = Tensor(shape: [localRows.count, columns],
                                       scalars: Array(value.scalars[(localRows.lowerBound * columns)..<(localRows.upperBound * columns)]))
-                    if suffix == "c" { states[direction]![l].cell = mine } else { states[direction]![l].hidden = mine }
+                    if suffix == "c" { states[direction][l].cell = mine } else { states[direction][l].hidden = mine }
                 }
             }
         }
     }
 
     /// The LSTM states of all `batchSize` streams (collective: every rank calls it at the same step).
-    private func globalStates() -> [Direction: [LSTMState<Float>]] {
+    private func globalStates() -> Bidirectional<[LSTMState<Float>]> {
         guard communicator.size > 1 else { return states }
         var all = states
         for direction in Direction.allCases {
-            for l in all[direction]!.indices {
+            for l in all[direction].indices {
                 func gathered(_ mine: Tensor<Float>) -> Tensor<Float> {
                     let columns = mine.columns
                     var whole = Tensor<Float>(shape: [config.batchSize, columns])
@@ -213,8 +213,8 @@ public final class Pretrainer {
                     whole.withUnsafeMutableBufferPointer { communicator.sum($0) }
                     return whole
                 }
-                all[direction]![l].cell = gathered(states[direction]![l].cell)
-                all[direction]![l].hidden = gathered(states[direction]![l].hidden)
+                all[direction][l].cell = gathered(states[direction][l].cell)
+                all[direction][l].hidden = gathered(states[direction][l].hidden)
             }
         }
         return all
@@ -250,7 +250,7 @@ public final class Pretrainer {
         file.metadata["data.rows"] = b.current.map { $0?.words.joined(separator: " ") ?? "\u{1}" }.joined(separator: "\n")
         let states = globalStates()
         for direction in Direction.allCases {
-            for (l, state) in states[direction]!.enumerated() {
+            for (l, state) in states[direction].enumerated() {
                 file["state.\(direction.rawValue).layer_\(l).c"] = StoredTensor(state.cell)
                 file["state.\(direction.rawValue).layer_\(l).h"] = StoredTensor(state.hidden)
             }

@@ -27,8 +27,9 @@ public final class ELMoEncoder<T: Scalar> {
         self.choice = choice
         self.trainable = trainable
         mix = choice == .mix ? ScalarMix(layers: embedder.model.options.layerCount + 1) : nil
-        let bilm = embedder.model.parameters.filter { !$0.name.hasPrefix("softmax.") }
-        for p in embedder.model.parameters { p.isTrainable = trainable && !p.name.hasPrefix("softmax.") }
+        let bilm = embedder.model.encoderParameters
+        for p in embedder.model.softmax.parameters { p.isTrainable = false }
+        for p in bilm { p.isTrainable = trainable }
         bilmParameters = trainable ? bilm : []
     }
 
@@ -119,30 +120,10 @@ public final class ELMoEncoder<T: Scalar> {
             }
         }
         guard trainable, let pass = cache.pass else { return }
-        // Scatter into time-major gradients of the token embeddings and of each LSTM layer's outputs.
-        let rows = pass.rows, tokens = pass.steps * rows
-        var dEmbeddings = Tensor<T>(shape: [2 * tokens, p])
-        var dOutputs: [Direction: [Tensor<T>]] = [:]
-        for direction in Direction.allCases { dOutputs[direction] = (1..<layerCount).map { _ in Tensor<T>(shape: [tokens, p]) } }
-        for r in 0..<b {
-            let n = pass.lengths[r]
-            for j in 0..<(n + 2) {
-                let forwardSlot = j * rows + r, backwardSlot = (n + 1 - j) * rows + r
-                for layer in 0..<layerCount {
-                    let g = dLayers[r][layer].scalars, base = j * d
-                    if layer == 0 {
-                        for c in 0..<p { dEmbeddings.scalars[forwardSlot * p + c] += g[base + c] + g[base + p + c] }
-                    } else {
-                        for c in 0..<p {
-                            dOutputs[.forward]![layer - 1].scalars[forwardSlot * p + c] += g[base + c]
-                            dOutputs[.backward]![layer - 1].scalars[backwardSlot * p + c] += g[base + p + c]
-                        }
-                    }
-                }
-            }
-        }
+        var (dEmbeddings, dOutputs) = pass.scatter(dLayers, outputDim: p)
+        let tokens = pass.layout.tokens
         for (k, direction) in Direction.allCases.enumerated() {
-            let dx = model.backwardStack(direction, dTop: nil, dLayerOutputs: dOutputs[direction]!, cache: pass.stacks[direction]!,
+            let dx = model.backwardStack(direction, dTop: nil, dLayerOutputs: dOutputs[direction], cache: pass.stacks[direction],
                                          dropout: Dropout(rate: 0))
             dEmbeddings.withUnsafeMutableBufferPointer { de in
                 dx.withUnsafeBufferPointer { g in
