@@ -75,6 +75,24 @@ struct PretrainTests {
         #expect(FileManager.default.fileExists(atPath: "\(directory)/split/metrics.jsonl"))
     }
 
+    /// Two processes running the same pretraining write byte-identical checkpoints (the optimizer's tensors
+    /// are written in name order, not in the order of a dictionary, which differs from process to process).
+    @Test func checkpointFilesAreTheSameBytesEveryRun() throws {
+        let (pattern, vocabulary, directory) = try Self.corpus()
+        try Self.options.jsonText().write(toFile: "\(directory)/options.json", atomically: true, encoding: .utf8)
+        try vocabulary.fileText.write(toFile: "\(directory)/vocab.txt", atomically: true, encoding: .utf8)
+        var files: [[UInt8]] = []
+        for run in 0..<2 {
+            let outcome = try BadInputTests.run(["pretrain", "--config", "\(directory)/options.json", "--train-data-path", pattern,
+                                                 "--vocab-file", "\(directory)/vocab.txt", "--batch-size", "3", "--unroll-steps", "5",
+                                                 "--max-steps", "3", "--save-dir", "\(directory)/run-\(run)"])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            files.append(try Files.readBytes("\(directory)/run-\(run)/final.optim.safetensors", role: "test"))
+            files.append(try Files.readBytes("\(directory)/run-\(run)/final.safetensors", role: "test"))
+        }
+        #expect(files[0] == files[2] && files[1] == files[3])
+    }
+
     @Test func lossFallsAndEvaluationCountsEveryToken() throws {
         let (pattern, vocabulary, directory) = try Self.corpus()
         var config = Self.config(pattern, saveDir: "\(directory)/run", maxSteps: 80, sampled: nil)

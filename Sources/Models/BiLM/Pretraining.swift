@@ -237,7 +237,7 @@ public final class Pretrainer {
             "batch_size": String(config.batchSize),
             "unroll_steps": String(config.unrollSteps),
         ])
-        for (name, tensor) in optimizer.state() { file[name] = tensor }
+        for (name, tensor) in optimizer.state().sorted(by: { $0.key < $1.key }) { file[name] = tensor }   // same bytes every run
         file["train.step"] = StoredTensor(int64: [Int64(step)])
         file["train.rng"] = StoredTensor(uint64: rng.stateWords)
         let b = batcher
