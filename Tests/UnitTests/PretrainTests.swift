@@ -62,9 +62,9 @@ struct PretrainTests {
         let resumed = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/split", maxSteps: 12, sampled: sampled),
                                      vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/split/8")
         resumed.log = { _ in }
-        #expect(resumed.step == 8)
+        #expect(resumed.completedSteps == 8)
         try resumed.run()
-        #expect(resumed.step == 12 && straight.step == 12)
+        #expect(resumed.completedSteps == 12 && straight.completedSteps == 12)
         for (a, b) in zip(straight.model.parameters, resumed.model.parameters) {
             let differing = zip(a.value.scalars, b.value.scalars).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing == 0, "\(a.name): \(differing) of \(a.count) values differ after resume")
@@ -136,16 +136,16 @@ struct PretrainTests {
         weightsOnly.restoreTrainingState = false
         let second = try Pretrainer(config: weightsOnly, vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/a/4")
         second.log = { _ in }
-        #expect(second.step == 0)
+        #expect(second.completedSteps == 0)
         for (a, b) in zip(first.model.parameters, second.model.parameters) {
             #expect(a.value.scalars == b.value.scalars, "\(a.name) differs from the checkpoint's")
         }
         try second.run()
-        #expect(second.step == 2)
+        #expect(second.completedSteps == 2)
         // The same corpus still resumes.
         let resumed = try Pretrainer(config: Self.config(pattern, saveDir: "\(directory)/a", maxSteps: 6, sampled: nil),
                                      vocabulary: nil, optimizer: Self.adagrad(), resumeFrom: "\(directory)/a/4")
-        #expect(resumed.step == 4)
+        #expect(resumed.completedSteps == 4)
     }
 
     @Test func checkpointOfAnotherShapeNamesTheTensor() throws {

@@ -69,7 +69,8 @@ public final class Pretrainer {
     public let model: BidirectionalLM<Float>
     public let vocabulary: Vocabulary
     public let optimizer: any Optimizer
-    public private(set) var step = 0
+    /// Updates applied so far (the checkpoint's step).
+    public private(set) var completedSteps = 0
     public private(set) var rng: SeededRandom
     public private(set) var states: Bidirectional<[LSTMState<Float>]>
     private(set) var batcher: StreamBatcher
@@ -164,7 +165,7 @@ public final class Pretrainer {
         var optimizerState: [String: StoredTensor] = [:]
         for name in file.names where name.contains("/") || name == "step" { optimizerState[name] = file[name] }
         try optimizer.loadState(optimizerState, parameters: parameters, source: source)
-        step = Int(try integers("train.step", count: 1)[0])
+        completedSteps = Int(try integers("train.step", count: 1)[0])
         guard let rngTensor = file["train.rng"] else { throw InputError("\(source): tensor train.rng is missing") }
         rng = SeededRandom(stateWords: try rngTensor.words(name: "train.rng", source: source))
         let position = try integers("data.position", count: 3)
@@ -238,7 +239,7 @@ public final class Pretrainer {
             "unroll_steps": String(config.unrollSteps),
         ])
         for (name, tensor) in optimizer.state().sorted(by: { $0.key < $1.key }) { file[name] = tensor }   // same bytes every run
-        file["train.step"] = StoredTensor(int64: [Int64(step)])
+        file["train.step"] = StoredTensor(int64: [Int64(completedSteps)])
         file["train.rng"] = StoredTensor(uint64: rng.stateWords)
         let b = batcher
         let position = b.stream.position
@@ -313,8 +314,82 @@ public final class Pretrainer {
 
     // MARK: - Loop
 
-    /// Trains until `maxSteps` or `epochs`; checkpoints every `saveFrequency` steps and at the end (`final`).
-    /// A non-finite loss stops with a runtime failure naming the step; earlier checkpoints stay as they are.
+    /// What one update did.
+    public struct StepResult: Sendable {
+        public var metrics: TrainingMetrics
+        /// Mean loss per token of each direction (the logs of the metrics' perplexities, unrounded).
+        public var forwardLoss: Double
+        public var backwardLoss: Double
+        /// Tokens of the global window (all ranks).
+        public var tokens: Int
+    }
+
+    /// One update on the next window: forward, backward, gradient sum over ranks, clipping, optimizer step.
+    /// nil when the data is exhausted or the epoch limit is reached (nothing is changed then). A non-finite
+    /// loss or gradient norm is a runtime failure naming the step; nothing of this step was applied.
+    public func step() throws -> StepResult? {
+        guard let window = try batcher.next() else { return nil }
+        if batcher.stream.position.epoch >= config.epochs { return nil }
+        let dropout = Float(config.dropout)
+        model.zeroGradients()
+        // Resets are drawn over the global window, so every rank sees the single-process draws.
+        let windowResets = drawStateResets(window)
+        let distributed = communicator.size > 1
+        let batch = distributed ? window.selecting(rows: localRows) : window
+        let resets = distributed ? windowResets?.selecting(rows: localRows) : windowResets
+        let (report, cache) = model.loss(batch, states: &states, dropoutRate: dropout, training: true,
+                                         samples: config.sampledSoftmax, resets: resets?.isEmpty == false ? resets : nil,
+                                         rng: &rng, dropoutStream: communicator.rank)
+        // The window's mean loss is the token-weighted mean of the ranks' means.
+        let share = Double(batch.tokenCount) / Double(max(window.tokenCount, 1))
+        var directionMeans = [Double(report.forward.mean) * share, Double(report.backward.mean) * share]
+        communicator.sum(&directionMeans)
+        let loss = (directionMeans[0] + directionMeans[1]) / 2
+        guard loss.isFinite else {
+            throw RuntimeFailure("step \(completedSteps + 1): loss is \(loss) (not finite); stopped — checkpoints written before this step are intact")
+        }
+        // bilm-tf and PaddleNLP scale the per-token loss by the unroll length before differentiating.
+        model.backward(cache, dLoss: Float(Double(config.unrollSteps) * share), dropoutRate: dropout)
+        sumGradientsOverRanks()
+        let norm = GradientClipping.clipGlobalNorm(parameters, maxNorm: config.maxGradientNorm)
+        guard norm.isFinite else {
+            throw RuntimeFailure("step \(completedSteps + 1): gradient norm is \(norm) (not finite); stopped — checkpoints written before this step are intact")
+        }
+        optimizer.step(parameters)
+        completedSteps += 1
+        let metrics = TrainingMetrics(
+            step: completedSteps, epoch: batcher.stream.position.epoch, loss: loss,
+            forwardPerplexity: Foundation.exp(directionMeans[0]), backwardPerplexity: Foundation.exp(directionMeans[1]),
+            gradientNorm: norm, tokensPerSecond: 0)
+        return StepResult(metrics: metrics, forwardLoss: directionMeans[0], backwardLoss: directionMeans[1], tokens: window.tokenCount)
+    }
+
+    /// The running means of the steps between two log lines.
+    struct MetricsWindow {
+        private var start = Date(), tokens = 0, loss = 0.0, forward = 0.0, backward = 0.0, steps = 0
+
+        mutating func add(_ result: StepResult) {
+            tokens += result.tokens
+            loss += result.metrics.loss
+            forward += result.forwardLoss
+            backward += result.backwardLoss
+            steps += 1
+        }
+
+        /// `last` with the window's means and throughput; starts a new window.
+        mutating func close(last: TrainingMetrics) -> TrainingMetrics {
+            var averaged = last
+            averaged.loss = loss / Double(steps)
+            averaged.forwardPerplexity = Foundation.exp(forward / Double(steps))
+            averaged.backwardPerplexity = Foundation.exp(backward / Double(steps))
+            averaged.tokensPerSecond = Double(tokens) / max(Date().timeIntervalSince(start), 1e-9)
+            self = MetricsWindow()
+            return averaged
+        }
+    }
+
+    /// Trains until `maxSteps`, `maxMinutes` or `epochs`: ``step()`` after step, a log line and a `metrics.jsonl`
+    /// record every `logFrequency` steps, a checkpoint every `saveFrequency` steps and at the end (`final`).
     @discardableResult
     public func run() throws -> TrainingMetrics? {
         let leader = communicator.isLeader
@@ -337,89 +412,48 @@ public final class Pretrainer {
             metricsFile = file
         }
         defer { try? metricsFile?.close() }
-        let dropout = Float(config.dropout)
         var last: TrainingMetrics? = nil
         let progress: ProgressLine? = leader ? ProgressLine(total: config.maxSteps, unit: "steps") : nil
         let runStart = Date()
         var runTokens = 0
-        var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowForward = 0.0, windowBackward = 0.0, windowSteps = 0
+        var window = MetricsWindow()
         let ranks = communicator.size > 1 ? ", \(communicator.size) ranks of \(localRows.count) streams" : ""
         log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps)\(ranks), "
-            + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(step)")
-        while config.maxSteps.map({ step < $0 }) ?? true {
+            + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(completedSteps)")
+        while config.maxSteps.map({ completedSteps < $0 }) ?? true {
             let outOfTime = config.maxMinutes.map { Date().timeIntervalSince(runStart) >= $0 * 60 } ?? false
             if communicator.leaderDecides(outOfTime) {
-                log("time limit of \(config.maxMinutes!) minutes reached at step \(step)")
+                log("time limit of \(config.maxMinutes!) minutes reached at step \(completedSteps)")
                 break
             }
-            guard let window = try batcher.next() else { break }
-            if batcher.stream.position.epoch >= config.epochs { break }
-            model.zeroGradients()
-            // Resets are drawn over the global window, so every rank sees the single-process draws.
-            let windowResets = drawStateResets(window)
-            let distributed = communicator.size > 1
-            let batch = distributed ? window.selecting(rows: localRows) : window
-            let resets = distributed ? windowResets?.selecting(rows: localRows) : windowResets
-            let (report, cache) = model.loss(batch, states: &states, dropoutRate: dropout, training: true,
-                                             samples: config.sampledSoftmax, resets: resets?.isEmpty == false ? resets : nil,
-                                             rng: &rng, dropoutStream: communicator.rank)
-            // The window's mean loss is the token-weighted mean of the ranks' means.
-            let share = Double(batch.tokenCount) / Double(max(window.tokenCount, 1))
-            var directionMeans = [Double(report.forward.mean) * share, Double(report.backward.mean) * share]
-            communicator.sum(&directionMeans)
-            let loss = (directionMeans[0] + directionMeans[1]) / 2
-            guard loss.isFinite else {
-                throw RuntimeFailure("step \(step + 1): loss is \(loss) (not finite); stopped — checkpoints written before this step are intact")
-            }
-            // bilm-tf and PaddleNLP scale the per-token loss by the unroll length before differentiating.
-            model.backward(cache, dLoss: Float(Double(config.unrollSteps) * share), dropoutRate: dropout)
-            sumGradientsOverRanks()
-            let norm = GradientClipping.clipGlobalNorm(parameters, maxNorm: config.maxGradientNorm)
-            guard norm.isFinite else {
-                throw RuntimeFailure("step \(step + 1): gradient norm is \(norm) (not finite); stopped — checkpoints written before this step are intact")
-            }
-            optimizer.step(parameters)
-            step += 1
-            windowTokens += window.tokenCount
-            runTokens += window.tokenCount
-            progress?.update(done: step, rate: Double(runTokens) / max(Date().timeIntervalSince(runStart), 1e-9),
-                             detail: String(format: "loss %.3f", loss))
-            windowLoss += loss
-            windowForward += directionMeans[0]
-            windowBackward += directionMeans[1]
-            windowSteps += 1
-            let metrics = TrainingMetrics(
-                step: step, epoch: batcher.stream.position.epoch, loss: loss,
-                forwardPerplexity: Foundation.exp(directionMeans[0]), backwardPerplexity: Foundation.exp(directionMeans[1]),
-                gradientNorm: norm, tokensPerSecond: 0)
+            guard let result = try step() else { break }
+            let metrics = result.metrics
+            runTokens += result.tokens
+            window.add(result)
+            progress?.update(done: completedSteps, rate: Double(runTokens) / max(Date().timeIntervalSince(runStart), 1e-9),
+                             detail: String(format: "loss %.3f", metrics.loss))
             last = metrics
-            if step % config.logFrequency == 0 {
-                let seconds = Date().timeIntervalSince(windowStart)
-                var averaged = metrics
-                averaged.loss = windowLoss / Double(windowSteps)
-                averaged.forwardPerplexity = Foundation.exp(windowForward / Double(windowSteps))
-                averaged.backwardPerplexity = Foundation.exp(windowBackward / Double(windowSteps))
-                averaged.tokensPerSecond = Double(windowTokens) / max(seconds, 1e-9)
+            if completedSteps % config.logFrequency == 0 {
+                let averaged = window.close(last: metrics)
                 metricsFile?.write(Data((averaged.json + "\n").utf8))
                 progress?.clear()
                 // A sampled-softmax loss is not the full cross-entropy: its exp is no perplexity.
                 let lossName = config.sampledSoftmax == nil ? "loss" : "sampled loss"
-                log("step \(step)  epoch \(averaged.epoch)  \(lossName) " + String(format: "%.4f  exp %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
+                log("step \(completedSteps)  epoch \(averaged.epoch)  \(lossName) " + String(format: "%.4f  exp %.2f (fwd %.2f, bwd %.2f)  |g| %.2f  %.0f tokens/s",
                            averaged.loss, averaged.perplexity, averaged.forwardPerplexity,
-                           averaged.backwardPerplexity, norm, averaged.tokensPerSecond))
+                           averaged.backwardPerplexity, averaged.gradientNorm, averaged.tokensPerSecond))
                 last = averaged
-                windowStart = Date(); windowTokens = 0; windowLoss = 0; windowForward = 0; windowBackward = 0; windowSteps = 0
             }
             onStep?(metrics)
-            if step % config.saveFrequency == 0 {
+            if completedSteps % config.saveFrequency == 0 {
                 progress?.clear()
-                try saveCheckpoint(name: String(step))
-                log("saved \(config.saveDirectory)/\(step)")
+                try saveCheckpoint(name: String(completedSteps))
+                log("saved \(config.saveDirectory)/\(completedSteps)")
             }
         }
         progress?.clear()
         try saveCheckpoint(name: "final")
-        log("saved \(config.saveDirectory)/final (step \(step))")
+        log("saved \(config.saveDirectory)/final (step \(completedSteps))")
         return last
     }
 }
