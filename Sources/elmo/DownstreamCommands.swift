@@ -93,11 +93,7 @@ struct TrainCommand: ParsableCommand {
         configuration.devFraction = devFraction
         configuration.folds = folds
         configuration.seed = seed
-        do {
-            try configuration.validate()
-        } catch let error as ParameterError {
-            throw InputError("\(Self.flags[error.parameter] ?? error.parameter) \(error.value): \(error.problem.replacingOccurrences(of: "encoderLearningRateScale and frozenEncoderEpochs need trainable", with: "--encoder-lr-scale and --frozen-encoder-epochs need --trainable"))")
-        }
+        try Check.flags(Self.flags) { try configuration.validate() }
         let polarity = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
         let data = LabelledSentences(sentences: polarity.sentences, labels: polarity.labels, trainIndices: polarity.trainIndices,
                                      testIndices: polarity.testIndices, source: "--data-dir \(dataDir) (no split-random-state-2020.tsv)")

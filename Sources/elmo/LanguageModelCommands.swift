@@ -11,11 +11,13 @@ enum Check {
     static func positive(_ value: Double, _ flag: String) throws {
         guard value > 0, value.isFinite else { throw InputError("\(flag) \(value): must be a positive number") }
     }
-    static func fraction(_ value: Double, _ flag: String) throws {
-        guard value >= 0, value < 1 else { throw InputError("\(flag) \(value): must be in [0, 1)") }
-    }
-    static func probability(_ value: Double, _ flag: String) throws {
-        guard value >= 0, value <= 1 else { throw InputError("\(flag) \(value): must be in [0, 1]") }
+    /// Runs `body`; a library ``ParameterError`` becomes an input error naming the flag that sets the parameter.
+    static func flags<R>(_ flags: [String: String], _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as ParameterError {
+            throw InputError("\(flags[error.parameter] ?? error.parameter) \(error.value): \(error.problem)")
+        }
     }
 }
 
@@ -67,22 +69,17 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Start from DIR/STEP's parameters only: fresh optimizer, step count and data position (e.g. on another corpus).") var initWeightsFrom: String?
     @Option(help: "Random seed.") var seed: UInt64 = 2020
 
+    /// The settings' parameters, as the flags that set them (for errors).
+    static let flags = ["saveFrequency": "--save-freq", "logFrequency": "--log-freq", "maxSteps": "--max-steps", "maxMinutes": "--max-minutes",
+                        "epochs": "--epochs", "batchSize": "--batch-size", "unrollSteps": "--unroll-steps", "dropout": "--dropout",
+                        "maxGradientNorm": "--max-grad-norm", "sampledSoftmax": "--sampled-softmax", "stateResetProbability": "--state-reset-prob"]
+
     func run() throws {
-        try Check.probability(stateResetProb, "--state-reset-prob")
         if initFromCkpt != nil, initWeightsFrom != nil {
             throw InputError("--init-from-ckpt and --init-weights-from: give one (the first continues a run, the second starts one from its parameters)")
         }
         let startFrom = initFromCkpt ?? initWeightsFrom
-        try Check.positive(saveFreq, "--save-freq")
-        try Check.positive(logFreq, "--log-freq")
-        if let maxSteps { try Check.positive(maxSteps, "--max-steps") }
-        try Check.positive(epochs, "--epochs")
-        try Check.positive(batchSize, "--batch-size")
-        try Check.positive(unrollSteps, "--unroll-steps")
         try Check.positive(lr, "--lr")
-        try Check.fraction(dropout, "--dropout")
-        try Check.positive(maxGradNorm, "--max-grad-norm")
-        if let sampledSoftmax { try Check.positive(sampledSoftmax, "--sampled-softmax") }
         let registries = try builtinRegistries()
         let optimizer = try registries.optimizers.make(self.optimizer, options: ["lr": String(lr)], context: ())
         var settings = PretrainConfig(trainPattern: trainDataPath, options: try BiLMOptions.resolve(config ?? "tiny"), saveDirectory: saveDir)
@@ -90,7 +87,6 @@ struct PretrainCommand: ParsableCommand {
         settings.saveFrequency = saveFreq
         settings.logFrequency = logFreq
         settings.maxSteps = maxSteps
-        if let maxMinutes { try Check.positive(maxMinutes, "--max-minutes") }
         settings.maxMinutes = maxMinutes
         settings.epochs = epochs
         settings.batchSize = batchSize
@@ -103,6 +99,7 @@ struct PretrainCommand: ParsableCommand {
         settings.optimizerName = self.optimizer
         settings.optimizerOptions = ["lr": String(lr)]
         settings.restoreTrainingState = initWeightsFrom == nil
+        try Check.flags(Self.flags) { try settings.validate() }
         // From a checkpoint the vocabulary is the checkpoint's; an explicit --vocab-file must agree.
         let vocabulary: Vocabulary? = try (vocabFile ?? (startFrom == nil ? "data/wikitext-2/vocab.txt" : nil)).map(Vocabulary.init(contentsOf:))
         // Under Open MPI's mpirun: data-parallel over its ranks (see README, "Data-parallel pretraining").

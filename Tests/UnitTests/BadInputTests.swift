@@ -158,7 +158,7 @@ struct BadInputTests {
         try Self.expectRejected(["train", "--warmup-fraction", "1"], mentions: ["--warmup-fraction 1"])
         try Self.expectRejected(["train", "--encoder-lr-scale", "0"], mentions: ["--encoder-lr-scale 0"])
         try Self.expectRejected(["train", "--frozen-encoder-epochs", "5", "--epochs", "5", "--trainable"], mentions: ["--frozen-encoder-epochs 5", "4"])
-        try Self.expectRejected(["train", "--encoder-lr-scale", "0.1"], mentions: ["need --trainable"])
+        try Self.expectRejected(["train", "--encoder-lr-scale", "0.1"], mentions: ["--encoder-lr-scale 0.1", "needs a trainable encoder"])
         try Self.expectRejected(["embed", "--layers", "middle"], mentions: ["--layers middle"])
         try Self.expectRejected(["pretrain", "--epochs", "many"], mentions: ["--epochs"])
         try Self.expectRejected(["frobnicate"], mentions: ["frobnicate"])

@@ -66,8 +66,9 @@ public struct ClassificationExperiment {
                 throw ParameterError("frozenEncoderEpochs", frozenEncoderEpochs, "must be from 0 to epochs − 1 (\(epochs - 1))")
             }
             guard trainable || (encoderLearningRateScale == 1 && frozenEncoderEpochs == 0) else {
-                throw ParameterError("encoderLearningRateScale", encoderLearningRateScale,
-                                     "encoderLearningRateScale and frozenEncoderEpochs need trainable: the encoder is frozen")
+                throw ParameterError(encoderLearningRateScale != 1 ? "encoderLearningRateScale" : "frozenEncoderEpochs",
+                                     encoderLearningRateScale != 1 ? "\(encoderLearningRateScale)" : "\(frozenEncoderEpochs)",
+                                     "needs a trainable encoder (the encoder is frozen)")
             }
             guard folds == 0 || folds >= 2 else { throw ParameterError("folds", folds, "must be 0 (off) or at least 2") }
         }

@@ -112,3 +112,117 @@ public enum BiLMCheckpoint {
         }
     }
 }
+
+extension BiLMCheckpoint {
+    /// Everything besides the parameters that a resumed pretraining run needs: `DIR/STEP.optim.safetensors`
+    /// (docs/checkpoint-format.md). Read and written here; the trainer only fills it in and applies it.
+    public struct TrainingState {
+        public var optimizerName: String
+        /// `key=value,…` as the run was given them (for the record).
+        public var optimizerOptions: String
+        public var optimizerTensors: [String: StoredTensor]
+        public var batchSize: Int
+        public var unrollSteps: Int
+        public var step: Int
+        public var rng: SeededRandom
+        public var position: CorpusPosition
+        /// Per stream: the sentence it is in the middle of (nil: none) and the offset in it.
+        public var rows: [[String]?]
+        public var rowOffsets: [Int]
+        /// The corpus the position belongs to (file names and sizes, one per line); nil in older checkpoints.
+        public var corpusIdentity: String?
+        /// The LSTM states of all `batchSize` streams.
+        public var states: Bidirectional<[LSTMState<Float>]>
+
+        public init(optimizerName: String, optimizerOptions: String, optimizerTensors: [String: StoredTensor], batchSize: Int,
+                    unrollSteps: Int, step: Int, rng: SeededRandom, position: CorpusPosition, rows: [[String]?], rowOffsets: [Int],
+                    corpusIdentity: String?, states: Bidirectional<[LSTMState<Float>]>) {
+            self.optimizerName = optimizerName
+            self.optimizerOptions = optimizerOptions
+            self.optimizerTensors = optimizerTensors
+            self.batchSize = batchSize
+            self.unrollSteps = unrollSteps
+            self.step = step
+            self.rng = rng
+            self.position = position
+            self.rows = rows
+            self.rowOffsets = rowOffsets
+            self.corpusIdentity = corpusIdentity
+            self.states = states
+        }
+
+        /// The file: metadata first, then the optimizer's tensors in name order (the same bytes every run).
+        public var file: SafeTensors {
+            var file = SafeTensors(metadata: [
+                "format": BiLMCheckpoint.format,
+                "optimizer": optimizerName,
+                "optimizer_options": optimizerOptions,
+                "batch_size": String(batchSize),
+                "unroll_steps": String(unrollSteps),
+            ])
+            for (name, tensor) in optimizerTensors.sorted(by: { $0.key < $1.key }) { file[name] = tensor }
+            file["train.step"] = StoredTensor(int64: [Int64(step)])
+            file["train.rng"] = StoredTensor(uint64: rng.stateWords)
+            file["data.position"] = StoredTensor(int64: [Int64(position.epoch), Int64(position.fileIndex), position.offset])
+            file["data.row_offsets"] = StoredTensor(int64: rowOffsets.map(Int64.init))
+            if let corpusIdentity { file.metadata["data.files"] = corpusIdentity }
+            // A row with no current sentence is written as \u{1} (tokens never contain control characters
+            // other than whitespace, which separates them).
+            file.metadata["data.rows"] = rows.map { $0?.joined(separator: " ") ?? "\u{1}" }.joined(separator: "\n")
+            for direction in Direction.allCases {
+                for (l, state) in states[direction].enumerated() {
+                    file["state.\(direction.rawValue).layer_\(l).c"] = StoredTensor(state.cell)
+                    file["state.\(direction.rawValue).layer_\(l).h"] = StoredTensor(state.hidden)
+                }
+            }
+            return file
+        }
+
+        /// Reads `prefix.optim.safetensors` for a model of `layers` and `batchSize` streams; nil when the file
+        /// does not exist. Every missing or mis-shaped entry is an input error naming the file and the tensor.
+        public static func read(_ prefix: String, layers: Bidirectional<[LSTMLayer<Float>]>, batchSize: Int) throws -> TrainingState? {
+            let path = optimizerPath(prefix)
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            let file = try SafeTensors.read(path: path, role: "optimizer checkpoint")
+            let source = "optimizer checkpoint \(path)"
+            func integers(_ name: String, count: Int? = nil) throws -> [Int64] {
+                guard let t = file[name] else { throw InputError("\(source): tensor \(name) is missing") }
+                let values = try t.integers(name: name, source: source)
+                if let count, values.count != count { throw InputError("\(source): tensor \(name) has \(values.count) values, expected \(count)") }
+                return values
+            }
+            var optimizerTensors: [String: StoredTensor] = [:]
+            for name in file.names where name.contains("/") || name == "step" { optimizerTensors[name] = file[name] }
+            let step = Int(try integers("train.step", count: 1)[0])
+            guard let rngTensor = file["train.rng"] else { throw InputError("\(source): tensor train.rng is missing") }
+            let rng = SeededRandom(stateWords: try rngTensor.words(name: "train.rng", source: source))
+            let position = try integers("data.position", count: 3)
+            let offsets = try integers("data.row_offsets")
+            guard offsets.count == batchSize else {
+                throw InputError("\(source): saved with --batch-size \(offsets.count), this run has \(batchSize)")
+            }
+            let rowLines = (file.metadata["data.rows"] ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            guard rowLines.count == batchSize else { throw InputError("\(source): data.rows has \(rowLines.count) rows, expected \(batchSize)") }
+            let rows: [[String]?] = rowLines.map { $0.hasPrefix("\u{1}") ? nil : $0.split(separator: " ").map(String.init) }
+            var filled = layers.map { _ in [LSTMState<Float>]() }
+            for direction in Direction.allCases {
+                for (l, layer) in layers[direction].enumerated() {
+                    let base = "state.\(direction.rawValue).layer_\(l)"
+                    func tensor(_ suffix: String, columns: Int) throws -> Tensor<Float> {
+                        guard let t = file["\(base).\(suffix)"] else { throw InputError("\(source): tensor \(base).\(suffix) is missing") }
+                        guard t.shape == [batchSize, columns] else {
+                            throw InputError("\(source): tensor \(base).\(suffix) has shape \(t.shape), expected \([batchSize, columns])")
+                        }
+                        return try t.floatingPoint(Float.self, name: "\(base).\(suffix)", source: source)
+                    }
+                    filled[direction].append(LSTMState(cell: try tensor("c", columns: layer.cellSize), hidden: try tensor("h", columns: layer.outputSize)))
+                }
+            }
+            return TrainingState(
+                optimizerName: file.metadata["optimizer"] ?? "", optimizerOptions: file.metadata["optimizer_options"] ?? "",
+                optimizerTensors: optimizerTensors, batchSize: batchSize, unrollSteps: Int(file.metadata["unroll_steps"] ?? "") ?? 0,
+                step: step, rng: rng, position: CorpusPosition(epoch: Int(position[0]), fileIndex: Int(position[1]), offset: position[2]),
+                rows: rows, rowOffsets: offsets.map(Int.init), corpusIdentity: file.metadata["data.files"], states: filled)
+        }
+    }
+}

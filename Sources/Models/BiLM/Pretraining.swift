@@ -36,6 +36,22 @@ public struct PretrainConfig: Sendable {
         self.options = options
         self.saveDirectory = saveDirectory
     }
+
+    /// Every value in range; the first that is not is a ``ParameterError`` naming it.
+    public func validate() throws {
+        for (name, value) in [("saveFrequency", saveFrequency), ("logFrequency", logFrequency), ("epochs", epochs),
+                              ("batchSize", batchSize), ("unrollSteps", unrollSteps), ("maxSteps", maxSteps ?? 1),
+                              ("sampledSoftmax", sampledSoftmax ?? 1)] where value <= 0 {
+            throw ParameterError(name, value, "must be a positive integer")
+        }
+        for (name, value) in [("maxMinutes", maxMinutes ?? 1), ("maxGradientNorm", maxGradientNorm)] where !(value > 0 && value.isFinite) {
+            throw ParameterError(name, value, "must be a positive number")
+        }
+        guard dropout >= 0, dropout < 1 else { throw ParameterError("dropout", dropout, "must be in [0, 1)") }
+        guard stateResetProbability >= 0, stateResetProbability <= 1 else {
+            throw ParameterError("stateResetProbability", stateResetProbability, "must be in [0, 1]")
+        }
+    }
 }
 
 /// One line of `metrics.jsonl` / progress.
@@ -87,6 +103,7 @@ public final class Pretrainer {
     /// A fresh model (`resumeFrom` nil) or one continued from `DIR/STEP`.
     public init(config: PretrainConfig, vocabulary: Vocabulary?, optimizer: any Optimizer, resumeFrom requested: String?,
                 communicator: any Communicator = SingleProcess()) throws {
+        try config.validate()
         self.config = config
         self.communicator = communicator
         guard config.batchSize % communicator.size == 0 else {
@@ -140,63 +157,38 @@ public final class Pretrainer {
 
     private func restoreTrainingState(_ prefix: String, corpus: Corpus) throws {
         let path = BiLMCheckpoint.optimizerPath(prefix)
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard let saved = try BiLMCheckpoint.TrainingState.read(prefix, layers: model.layers, batchSize: config.batchSize) else {
             log("note: \(path) not found: starting the optimizer, data and step count afresh from the checkpoint's parameters")
             return
         }
-        let file = try SafeTensors.read(path: path, role: "optimizer checkpoint")
         let source = "optimizer checkpoint \(path)"
-        func integers(_ name: String, count: Int? = nil) throws -> [Int64] {
-            guard let t = file[name] else { throw InputError("\(source): tensor \(name) is missing") }
-            let values = try t.integers(name: name, source: source)
-            if let count, values.count != count { throw InputError("\(source): tensor \(name) has \(values.count) values, expected \(count)") }
-            return values
-        }
         // A data position only means something in the corpus it was saved in: checked before anything is restored.
-        if let stored = file.metadata["data.files"], stored != Self.corpusIdentity(corpus) {
+        if let stored = saved.corpusIdentity, stored != Self.corpusIdentity(corpus) {
             let storedNames = stored.split(separator: "\n").map { $0.split(separator: "\t")[0] }.joined(separator: ", ")
             throw InputError("\(source): its data position is in other files (\(storedNames)) than --train-data-path \(corpus.pattern); "
                 + "resume on the same corpus, or take the parameters only with --init-weights-from")
         }
-        let storedName = file.metadata["optimizer"] ?? optimizer.name
+        let storedName = saved.optimizerName.isEmpty ? optimizer.name : saved.optimizerName
         guard storedName == optimizer.name else {
             throw InputError("\(source): was written by optimizer \(storedName), this run uses \(optimizer.name)")
         }
-        var optimizerState: [String: StoredTensor] = [:]
-        for name in file.names where name.contains("/") || name == "step" { optimizerState[name] = file[name] }
-        try optimizer.loadState(optimizerState, parameters: parameters, source: source)
-        completedSteps = Int(try integers("train.step", count: 1)[0])
-        guard let rngTensor = file["train.rng"] else { throw InputError("\(source): tensor train.rng is missing") }
-        rng = SeededRandom(stateWords: try rngTensor.words(name: "train.rng", source: source))
-        let position = try integers("data.position", count: 3)
-        let offsets = try integers("data.row_offsets")
-        guard offsets.count == config.batchSize else {
-            throw InputError("\(source): saved with --batch-size \(offsets.count), this run has \(config.batchSize)")
-        }
-        let rowsText = file.metadata["data.rows"] ?? ""
-        let rowLines = rowsText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard rowLines.count == config.batchSize else { throw InputError("\(source): data.rows has \(rowLines.count) rows, expected \(config.batchSize)") }
-        let rows: [[String]?] = rowLines.map { line in
-            line.hasPrefix("\u{1}") ? nil : line.split(separator: " ").map(String.init)
-        }
+        try optimizer.loadState(saved.optimizerTensors, parameters: parameters, source: source)
+        completedSteps = saved.step
+        rng = saved.rng
         let stream = batcher.stream
-        let restoredStream = try SentenceStream(
-            corpus: corpus, vocabulary: vocabulary, seed: stream.seed, shuffle: stream.shuffle, singlePass: false,
-            position: CorpusPosition(epoch: Int(position[0]), fileIndex: Int(position[1]), offset: position[2]))
+        let restoredStream = try SentenceStream(corpus: corpus, vocabulary: vocabulary, seed: stream.seed, shuffle: stream.shuffle,
+                                                singlePass: false, position: saved.position)
         batcher = StreamBatcher(stream: restoredStream, rows: config.batchSize, steps: config.unrollSteps)
-        try batcher.restore(rows: rows, offsets: offsets.map(Int.init))
-        for direction in Direction.allCases {
-            for (l, layer) in model.layers[direction].enumerated() {
-                let base = "state.\(direction.rawValue).layer_\(l)"
-                for (suffix, shape) in [("c", [config.batchSize, layer.cellSize]), ("h", [config.batchSize, layer.outputSize])] {
-                    guard let t = file["\(base).\(suffix)"] else { throw InputError("\(source): tensor \(base).\(suffix) is missing") }
-                    guard t.shape == shape else { throw InputError("\(source): tensor \(base).\(suffix) has shape \(t.shape), expected \(shape)") }
-                    let value = try t.floatingPoint(Float.self, name: "\(base).\(suffix)", source: source)
-                    let columns = shape[1]
-                    let mine = Tensor(shape: [localRows.count, columns],
-                                      scalars: Array(value.scalars[(localRows.lowerBound * columns)..<(localRows.upperBound * columns)]))
-                    if suffix == "c" { states[direction][l].cell = mine } else { states[direction][l].hidden = mine }
+        try batcher.restore(rows: saved.rows, offsets: saved.rowOffsets)
+        // This rank's streams of the saved global states.
+        states = saved.states.map { layers in
+            layers.map { state in
+                func mine(_ whole: Tensor<Float>) -> Tensor<Float> {
+                    let columns = whole.columns
+                    return Tensor(shape: [localRows.count, columns],
+                                  scalars: Array(whole.scalars[(localRows.lowerBound * columns)..<(localRows.upperBound * columns)]))
                 }
+                return LSTMState(cell: mine(state.cell), hidden: mine(state.hidden))
             }
         }
     }
@@ -230,39 +222,21 @@ public final class Pretrainer {
         }.joined(separator: "\n")
     }
 
-    func trainingStateFile() -> SafeTensors {
-        var file = SafeTensors(metadata: [
-            "format": BiLMCheckpoint.format,
-            "optimizer": optimizer.name,
-            "optimizer_options": config.optimizerOptions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
-            "batch_size": String(config.batchSize),
-            "unroll_steps": String(config.unrollSteps),
-        ])
-        for (name, tensor) in optimizer.state().sorted(by: { $0.key < $1.key }) { file[name] = tensor }   // same bytes every run
-        file["train.step"] = StoredTensor(int64: [Int64(completedSteps)])
-        file["train.rng"] = StoredTensor(uint64: rng.stateWords)
+    /// This run's state as the checkpoint records it (collective: gathers the LSTM states of every rank).
+    func trainingState() -> BiLMCheckpoint.TrainingState {
         let b = batcher
-        let position = b.stream.position
-        file["data.position"] = StoredTensor(int64: [Int64(position.epoch), Int64(position.fileIndex), position.offset])
-        file["data.row_offsets"] = StoredTensor(int64: b.offsets.map(Int64.init))
-        file.metadata["data.files"] = Self.corpusIdentity(b.stream.corpus)
-        // A row with no current sentence is written as \u{1} (tokens never contain control characters
-        // other than whitespace, which separates them).
-        file.metadata["data.rows"] = b.current.map { $0?.words.joined(separator: " ") ?? "\u{1}" }.joined(separator: "\n")
-        let states = globalStates()
-        for direction in Direction.allCases {
-            for (l, state) in states[direction].enumerated() {
-                file["state.\(direction.rawValue).layer_\(l).c"] = StoredTensor(state.cell)
-                file["state.\(direction.rawValue).layer_\(l).h"] = StoredTensor(state.hidden)
-            }
-        }
-        return file
+        return BiLMCheckpoint.TrainingState(
+            optimizerName: optimizer.name,
+            optimizerOptions: config.optimizerOptions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+            optimizerTensors: optimizer.state(), batchSize: config.batchSize, unrollSteps: config.unrollSteps, step: completedSteps,
+            rng: rng, position: b.stream.position, rows: b.current.map { $0?.words }, rowOffsets: b.offsets,
+            corpusIdentity: Self.corpusIdentity(b.stream.corpus), states: globalStates())
     }
 
     /// Writes `DIR/NAME.optim.safetensors` then `DIR/NAME.safetensors`, each atomically (rank 0 only;
     /// every rank calls it, as gathering the LSTM states is collective).
     public func saveCheckpoint(name: String) throws {
-        let stateFile = trainingStateFile()
+        let stateFile = trainingState().file
         guard communicator.isLeader else { return }
         try Files.ensureDirectory(config.saveDirectory, role: "--save-dir")
         let prefix = "\(config.saveDirectory)/\(name)"
