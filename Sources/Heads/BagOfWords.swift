@@ -123,7 +123,7 @@ final class BagOfWordsPlugin: Head {
     /// The options of `bow`, each declared once.
     typealias Pooling = BagOfWordsHead<Float>.Pooling
     typealias Activation = BagOfWordsHead<Float>.Activation
-    static let pooling = PluginOption<Pooling>("pooling", default: .mean, help: "pooling over the tokens")
+    static let pooling = PluginOption<Pooling>("pooling", default: .mean, help: "how the token vectors are pooled")
     static let hidden = PluginOption<Int>.positive("hidden", default: 64, help: "hidden size")
     static let activation = PluginOption<Activation>("activation", default: Activation.none, help: "activation after the first Linear")
     static let dropout = PluginOption<Double>.fraction("dropout", default: 0.5, help: "dropout rate before the last Linear")

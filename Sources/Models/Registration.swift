@@ -3,7 +3,7 @@ import Framework
 
 /// The options of the encoders registered here, each declared once (key, type, default, help).
 public enum EncoderOptions {
-    public static let layers = PluginOption<ELMoEncoder<Float>.LayerChoice>("layers", default: .top, help: "which ELMo layers: top, mix (scalar mix) or average")
+    public static let layers = PluginOption<ELMoEncoder<Float>.LayerChoice>("layers", default: .top, help: "which ELMo layers (mix: a learned scalar mix, as AllenNLP's)")
     public static let checkpoint = PluginOption<String>("checkpoint", default: ShippedModels.elmo,
                                                   help: "pretrained BiLM, DIR/STEP (alias --init-from-ckpt)")
     public static let word2vecFile = PluginOption<String>("file", default: ShippedModels.word2vec,

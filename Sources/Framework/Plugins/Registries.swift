@@ -16,7 +16,8 @@ public struct Registries: Sendable {
                 lines.append("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.summary)")
                 for o in c.options {
                     let d = o.defaultText.map { " (default \($0))" } ?? ""
-                    lines.append("      \(o.key): \(o.help)\(d)")
+                    let expected = o.expected == String.optionTypeDescription ? "" : " (\(o.expected))"
+                    lines.append("      \(o.key)\(expected): \(o.help)\(d)")
                 }
             }
         }
