@@ -67,6 +67,16 @@ final class LoopbackServer: @unchecked Sendable {
 
 @Suite("elmo data fetch / verify against a loopback server", .serialized)
 struct DataFetchTests {
+    /// `folder` (inside `directory`) packed as a .tar.gz at `path`, like the published archives; returns its bytes.
+    static func tarGz(_ directory: String, _ folder: String, to path: String) throws -> [UInt8] {
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-czf", path, "-C", directory, folder]
+        try tar.run()
+        tar.waitUntilExit()
+        return try Files.readBytes(path, role: "test")
+    }
+
     @Test func checksums() {
         var sha = SHA256Digest()
         sha.update(Array("abc".utf8))
@@ -86,12 +96,7 @@ struct DataFetchTests {
         var text = ""
         for i in 0..<3000 { text += "sentence number \(i) of the test set\n" }
         try text.write(toFile: "\(d)/src/set/corpus.txt", atomically: true, encoding: .utf8)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["-czf", "\(d)/set.tar.gz", "-C", "\(d)/src", "set"]
-        try tar.run()
-        tar.waitUntilExit()
-        let archive = try Files.readBytes("\(d)/set.tar.gz", role: "test")
+        let archive = try Self.tarGz("\(d)/src", "set", to: "\(d)/set.tar.gz")
         var digest = SHA256Digest()
         digest.update(archive)
         let sha = digest.hexDigest()
@@ -126,12 +131,7 @@ struct DataFetchTests {
             try FileManager.default.createDirectory(atPath: "\(d)/src/aclImdb/\(folder)", withIntermediateDirectories: true)
             try "A review in \(folder).\nSecond line.".write(toFile: "\(d)/src/aclImdb/\(folder)/0_7.txt", atomically: true, encoding: .utf8)
         }
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["-czf", "\(d)/aclImdb_v1.tar.gz", "-C", "\(d)/src", "aclImdb"]
-        try tar.run()
-        tar.waitUntilExit()
-        let archive = try Files.readBytes("\(d)/aclImdb_v1.tar.gz", role: "test")
+        let archive = try Self.tarGz("\(d)/src", "aclImdb", to: "\(d)/aclImdb_v1.tar.gz")
         var md5 = MD5Digest()
         md5.update(archive)
         let server = try LoopbackServer(body: archive, cutAfter: nil)
