@@ -63,22 +63,117 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
     }
 
-    /// Runs `body` with each row's factor on its previous cell — 0 for `resetRows` (a state reset before
-    /// this step), 1 elsewhere — or with nil when no row resets.
-    private static func withKeepFactors(_ resetRows: [Int], scratch: inout [T], _ body: (UnsafePointer<T>?) -> Void) {
-        guard !resetRows.isEmpty else { return body(nil) }
-        scratch.withUnsafeMutableBufferPointer { k in
-            k.update(repeating: 1)
-            for r in resetRows { k[r] = 0 }
-            body(UnsafePointer(k.baseAddress!))
+    // MARK: - Workspaces
+
+    /// One window's buffers as raw pointers named after the math, valid only inside the call that made them:
+    /// every tensor is pinned once there, so the per-step code below reads like the equations.
+    struct Workspace {
+        let steps: Int, rows: Int, cellSize: Int, outputSize: Int
+        /// [T·B, 4C]: forward, the gates' pre-activations then activations σ(i), tanh(j), σ(f + 1), σ(o);
+        /// backward, the activations (read only).
+        let gates: UnsafeMutablePointer<T>
+        /// [(T+1)·B, C] and [(T+1)·B, H]: block 0 the initial state, block t + 1 the state after step t.
+        let cells: UnsafeMutablePointer<T>
+        let hiddens: UnsafeMutablePointer<T>
+        /// [T·B, C] σ(o)·tanh(c), the projection's input (nil without a projection: it is the output itself).
+        let unprojected: UnsafeMutablePointer<T>?
+        /// The kernel's rows that multiply h [H, 4C], and the projection [C, H].
+        let recurrentKernel: UnsafePointer<T>
+        let projection: UnsafePointer<T>?
+        /// Backward only: dL/d(gates) [T·B, 4C] and dL/d(output) [T·B, H], which becomes dL/d(unclipped h) step by step.
+        let dGates: UnsafeMutablePointer<T>?
+        let dHiddens: UnsafeMutablePointer<T>?
+        /// Per-step scratch: a row's factor on its previous state (0 after a reset) [B], the previous outputs with
+        /// reset rows zeroed [B, H], and backward dL/d(σ(o)·tanh(c)) [B, C], dL/dc and dL/dh into the previous step.
+        let keep: UnsafeMutablePointer<T>
+        let maskedHidden: UnsafeMutablePointer<T>
+        let dUnprojected: UnsafeMutablePointer<T>
+        let dCellNext: UnsafeMutablePointer<T>
+        let dHiddenNext: UnsafeMutablePointer<T>
+
+        func gates(step t: Int) -> UnsafeMutablePointer<T> { gates + t * rows * 4 * cellSize }
+        func cell(after t: Int) -> UnsafeMutablePointer<T> { cells + (t + 1) * rows * cellSize }
+        func hidden(after t: Int) -> UnsafeMutablePointer<T> { hiddens + (t + 1) * rows * outputSize }
+
+        /// Each row's factor on its previous cell — 0 for `resetRows`, 1 elsewhere — or nil when no row resets.
+        func keepFactors(_ resetRows: [Int]) -> UnsafePointer<T>? {
+            guard !resetRows.isEmpty else { return nil }
+            keep.update(repeating: 1, count: rows)
+            for r in resetRows { keep[r] = 0 }
+            return UnsafePointer(keep)
         }
     }
 
-    /// Runs `body` with the projection's weights [C, P], or nil without a projection.
-    private func projectionWeights(_ body: (UnsafePointer<T>?) -> Void) {
-        guard let projection else { return body(nil) }
-        projection.value.withUnsafeBufferPointer { body($0.baseAddress!) }
+    /// The forward pass's workspace over the tensors it writes, for `body` (with ``StepKernels``' split flag).
+    private func withForwardWorkspace<R>(steps: Int, rows b: Int, gates: inout Tensor<T>, cells: inout Tensor<T>, hiddens: inout Tensor<T>,
+                                         unprojected: inout Tensor<T>?, _ body: (Workspace, Bool) -> R) -> R {
+        gates.withUnsafeMutableBufferPointer { gp in
+            cells.withUnsafeMutableBufferPointer { cp in
+                hiddens.withUnsafeMutableBufferPointer { hp in
+                    Self.pinned(&unprojected) { up in
+                        withWorkspace(steps: steps, rows: b, gates: gp.baseAddress!, cells: cp.baseAddress!, hiddens: hp.baseAddress!,
+                                      unprojected: up, dGates: nil, dHiddens: nil, body)
+                    }
+                }
+            }
+        }
     }
+
+    /// The backward pass's workspace: the forward's tensors from `cache`, which it only reads, and the gradients it writes.
+    private func withBackwardWorkspace<R>(_ cache: Cache, dGates: inout Tensor<T>, dHiddens: inout Tensor<T>,
+                                          _ body: (Workspace, Bool) -> R) -> R {
+        // Read only: the mutable pointers of the workspace type are never written through in the backward pass.
+        cache.gates.withUnsafeBufferPointer { gp in
+            cache.cells.withUnsafeBufferPointer { cp in
+                cache.hiddens.withUnsafeBufferPointer { hp in
+                    dGates.withUnsafeMutableBufferPointer { dg in
+                        dHiddens.withUnsafeMutableBufferPointer { dh in
+                            withWorkspace(steps: cache.steps, rows: cache.batch, gates: UnsafeMutablePointer(mutating: gp.baseAddress!),
+                                          cells: UnsafeMutablePointer(mutating: cp.baseAddress!),
+                                          hiddens: UnsafeMutablePointer(mutating: hp.baseAddress!), unprojected: nil,
+                                          dGates: dg.baseAddress!, dHiddens: dh.baseAddress!, body)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the weights and per-step scratch to the pinned buffers and runs `body` under ``StepKernels/run(_:)``.
+    private func withWorkspace<R>(steps: Int, rows b: Int, gates: UnsafeMutablePointer<T>, cells: UnsafeMutablePointer<T>,
+                                  hiddens: UnsafeMutablePointer<T>, unprojected: UnsafeMutablePointer<T>?,
+                                  dGates: UnsafeMutablePointer<T>?, dHiddens: UnsafeMutablePointer<T>?,
+                                  _ body: (Workspace, Bool) -> R) -> R {
+        let c = cellSize, h = outputSize, count = b + b * h + 2 * b * c + b * h
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: count)
+        scratch.initialize(repeating: 0, count: count)
+        defer { scratch.deallocate() }
+        return kernel.value.withUnsafeBufferPointer { w in
+            projectionWeights { pp in
+                StepKernels.run { split in
+                    body(Workspace(steps: steps, rows: b, cellSize: c, outputSize: h, gates: gates, cells: cells, hiddens: hiddens,
+                                   unprojected: unprojected, recurrentKernel: w.baseAddress! + inputSize * 4 * c, projection: pp,
+                                   dGates: dGates, dHiddens: dHiddens, keep: scratch, maskedHidden: scratch + b,
+                                   dUnprojected: scratch + b + b * h, dCellNext: scratch + b + b * h + b * c,
+                                   dHiddenNext: scratch + b + b * h + 2 * b * c),
+                         split)
+                }
+            }
+        }
+    }
+
+    private static func pinned<U>(_ tensor: inout Tensor<T>?, _ body: (UnsafeMutablePointer<T>?) -> U) -> U {
+        guard tensor != nil else { return body(nil) }
+        return tensor!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// Runs `body` with the projection's weights [C, P], or nil without a projection.
+    private func projectionWeights<R>(_ body: (UnsafePointer<T>?) -> R) -> R {
+        guard let projection else { return body(nil) }
+        return projection.value.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    // MARK: - Forward
 
     /// x [T·B, I] → h [T·B, H], the cache, and the state after the last step. `resets` zeroes the
     /// state entering chosen steps of chosen rows (a sentence that starts afresh inside the window).
@@ -89,9 +184,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         precondition(x.rows == steps * b && x.columns == i, "LSTM input \(x.shape), expected [\(steps * b), \(i)]")
         precondition(initial.cell.shape == [b, c] && initial.hidden.shape == [b, h], "LSTM state shapes")
         precondition(resets.map { $0.steps == steps && $0.rows == b } ?? true, "LSTM resets shape")
-        // The recurrent GEMM of a step with resets reads the previous outputs with those rows zeroed.
-        var resetHidden = [T](repeating: 0, count: resets == nil ? 0 : b * h)
-        // Every row starts as the bias; then all steps' input projections in one GEMM on top.
+        // Every row starts as the bias; then all steps' input projections x·W_x in one GEMM on top.
         var gates = Tensor<T>(uninitializedShape: [steps * b, g])
         gates.withUnsafeMutableBufferPointer { gp in
             bias.value.withUnsafeBufferPointer { bp in
@@ -104,70 +197,47 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                 }
             }
         }
-        // Block 0 is the initial state; the steps write the rest.
         var cells = Tensor<T>(uninitializedShape: [(steps + 1) * b, c])
         var hiddens = Tensor<T>(uninitializedShape: [(steps + 1) * b, h])
         cells.scalars.replaceSubrange(0..<(b * c), with: initial.cell.scalars)
         hiddens.scalars.replaceSubrange(0..<(b * h), with: initial.hidden.scalars)
-        var unprojected = Tensor<T>(uninitializedShape: projection == nil ? [0, c] : [steps * b, c])
-        let projectionClip = self.projectionClip
-        let cellClip = self.cellClip
-        var keepScratch = [T](repeating: 1, count: b)
-        unprojected.withUnsafeMutableBufferPointer { up in
-        kernel.value.withUnsafeBufferPointer { w in
-        projectionWeights { pp in
-        StepKernels.run { split in
-            gates.withUnsafeMutableBufferPointer { gp in
-                cells.withUnsafeMutableBufferPointer { cp in
-                    hiddens.withUnsafeMutableBufferPointer { hp in
-                        let recurrent = w.baseAddress! + i * g
-                        for t in 0..<steps {
-                            let gt = gp.baseAddress! + t * b * g
-                            let resetRows = resets?.rows(atStep: t) ?? []
-                            let previous = UnsafePointer(hp.baseAddress! + t * b * h)
-                            if resetRows.isEmpty {
-                                StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h,
-                                                  b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
-                            } else {
-                                resetHidden.withUnsafeMutableBufferPointer { scratch in
-                                    scratch.baseAddress!.update(from: previous, count: b * h)
-                                    for r in resetRows { (scratch.baseAddress! + r * h).update(repeating: 0, count: h) }
-                                    StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: scratch.baseAddress!, lda: h,
-                                                      b: recurrent, ldb: g, beta: 1, c: gt, ldc: g)
-                                }
-                            }
-                            let cPrev = cp.baseAddress! + t * b * c, cNext = cp.baseAddress! + (t + 1) * b * c
-                            // Without projection σ(o)·tanh(c) is the output itself.
-                            let m: UnsafeMutablePointer<T> = projection == nil
-                                ? hp.baseAddress! + (t + 1) * b * h
-                                : up.baseAddress! + t * b * c
-                            // Gates in place (σ(i), tanh(j), σ(f + 1), σ(o)), the cells and σ(o)·tanh(c), one pass.
-                            Self.withKeepFactors(resetRows, scratch: &keepScratch) { keep in
-                                StepKernels.lstmForwardCells(split: split, gates: gt, cellPrev: cPrev, cellNext: cNext, m: m,
-                                                             rows: b, cellSize: c, clip: cellClip, keep: keep)
-                            }
-                            if let pp {
-                                let hNext = hp.baseAddress! + (t + 1) * b * h
-                                StepKernels.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c,
-                                                  b: pp, ldb: h, beta: 0, c: hNext, ldc: h)
-                                if let clip = projectionClip {
-                                    for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        }
-        }
+        var unprojected: Tensor<T>? = projection == nil ? nil : Tensor<T>(uninitializedShape: [steps * b, c])
+        withForwardWorkspace(steps: steps, rows: b, gates: &gates, cells: &cells, hiddens: &hiddens, unprojected: &unprojected) { w, split in
+            for t in 0..<steps { forwardStep(t, w, resetRows: resets?.rows(atStep: t) ?? [], split: split) }
         }
         let output = Tensor(shape: [steps * b, h], scalars: Array(hiddens.scalars[(b * h)...]))
         let final = LSTMState(cell: Tensor(shape: [b, c], scalars: Array(cells.scalars[(steps * b * c)...])),
                               hidden: Tensor(shape: [b, h], scalars: Array(hiddens.scalars[(steps * b * h)...])))
         return (output, Cache(steps: steps, batch: b, input: x, gates: gates, cells: cells, hiddens: hiddens,
-                              unprojected: projection == nil ? nil : unprojected, resets: resets), final)
+                              unprojected: unprojected, resets: resets), final)
     }
+
+    /// Step t: gates_t += h_{t−1}·W_h; σ(i), tanh(j), σ(f + 1), σ(o); c_t = clip(σ(f + 1)·c_{t−1} + σ(i)·tanh(j));
+    /// m_t = σ(o)·tanh(c_t); h_t = clip(m_t·P) (or m_t without a projection). Reset rows read a zero state.
+    @inline(__always)
+    private func forwardStep(_ t: Int, _ w: Workspace, resetRows: [Int], split: Bool) {
+        let b = w.rows, c = w.cellSize, h = w.outputSize, g = 4 * c
+        var previous = UnsafePointer(w.hiddens + t * b * h)
+        if !resetRows.isEmpty {
+            w.maskedHidden.update(from: previous, count: b * h)
+            for r in resetRows { (w.maskedHidden + r * h).update(repeating: 0, count: h) }
+            previous = UnsafePointer(w.maskedHidden)
+        }
+        StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h, b: w.recurrentKernel, ldb: g,
+                         beta: 1, c: w.gates(step: t), ldc: g)
+        let m = w.unprojected.map { $0 + t * b * c } ?? w.hidden(after: t)
+        StepKernels.lstmForwardCells(split: split, gates: w.gates(step: t), cellPrev: w.cells + t * b * c, cellNext: w.cell(after: t),
+                                     m: m, rows: b, cellSize: c, clip: cellClip, keep: w.keepFactors(resetRows))
+        if let p = w.projection {
+            let hNext = w.hidden(after: t)
+            StepKernels.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c, b: p, ldb: h, beta: 0, c: hNext, ldc: h)
+            if let clip = projectionClip {
+                for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
+            }
+        }
+    }
+
+    // MARK: - Backward
 
     /// dOutput [T·B, H] → dInput [T·B, I]; accumulates the parameter gradients. The initial state is a
     /// constant (truncated BPTT).
@@ -175,58 +245,12 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     public func backward(_ dOutput: Tensor<T>, cache: Cache) -> Tensor<T> {
         let steps = cache.steps, b = cache.batch, c = cellSize, h = outputSize, g = 4 * c, i = inputSize
         precondition(dOutput.shape == [steps * b, h], "LSTM dOutput \(dOutput.shape)")
-        var dGates = Tensor<T>(uninitializedShape: [steps * b, g])   // every step writes its rows
-        var dHidden = dOutput                      // becomes d(pre-clip h) per step
-        // Per-step scratch, allocated once: d(σ(o)·tanh(c)) and the gradients flowing to the previous step.
-        // Raw pointers, so the inner loops carry no exclusivity or bounds checks.
-        let scratch = UnsafeMutablePointer<T>.allocate(capacity: 2 * b * c + b * h)
-        scratch.initialize(repeating: 0, count: 2 * b * c + b * h)
-        defer { scratch.deallocate() }
-        let dUnprojected = scratch, dcNext = scratch + b * c, dhNext = scratch + 2 * b * c
-        let cellClip = self.cellClip, projectionClip = self.projectionClip
-        var keepScratch = [T](repeating: 1, count: b)
-        kernel.value.withUnsafeBufferPointer { w in
-        projectionWeights { pp in
-        StepKernels.run { split in
-            dGates.withUnsafeMutableBufferPointer { dg in
-                dHidden.withUnsafeMutableBufferPointer { dh in
-                    cache.gates.withUnsafeBufferPointer { gp in
-                        cache.cells.withUnsafeBufferPointer { cp in
-                            cache.hiddens.withUnsafeBufferPointer { hp in
-                                for t in stride(from: steps - 1, through: 0, by: -1) {
-                                    let dht = dh.baseAddress! + t * b * h
-                                    let hNext = hp.baseAddress! + (t + 1) * b * h
-                                    for k in 0..<(b * h) {
-                                        var d = dht[k] + dhNext[k]
-                                        if let clip = projectionClip, abs(hNext[k]) >= clip { d = 0 }
-                                        dht[k] = d
-                                    }
-                                    if let pp {
-                                        StepKernels.gemm(split: split, .transposed, m: b, n: c, k: h, a: dht, lda: h,
-                                                          b: pp, ldb: h, beta: 0, c: dUnprojected, ldc: c)
-                                    } else {
-                                        for k in 0..<(b * c) { dUnprojected[k] = dht[k] }
-                                    }
-                                    let gt = gp.baseAddress! + t * b * g, dgt = dg.baseAddress! + t * b * g
-                                    let cPrev = cp.baseAddress! + t * b * c, cNow = cp.baseAddress! + (t + 1) * b * c
-                                    let resetRows = cache.resets?.rows(atStep: t) ?? []
-                                    // A reset row's previous state is the constant zero: no gradient flows into it.
-                                    Self.withKeepFactors(resetRows, scratch: &keepScratch) { keep in
-                                        StepKernels.lstmBackwardCells(split: split, gates: gt, cellPrev: cPrev, cellNow: cNow,
-                                                                      dm: dUnprojected, dc: dcNext, dGates: dgt, rows: b,
-                                                                      cellSize: c, clip: cellClip, keep: keep)
-                                    }
-                                    StepKernels.gemm(split: split, .transposed, m: b, n: h, k: g, a: dgt, lda: g,
-                                                      b: w.baseAddress! + i * g, ldb: g, beta: 0, c: dhNext, ldc: h)
-                                    for r in resetRows { (dhNext + r * h).update(repeating: 0, count: h) }
-                                }
-                            }
-                        }
-                    }
-                }
+        var dGatesAll = Tensor<T>(uninitializedShape: [steps * b, g])   // every step writes its rows
+        var dHiddenAll = dOutput                                           // becomes dL/d(unclipped h) step by step
+        withBackwardWorkspace(cache, dGates: &dGatesAll, dHiddens: &dHiddenAll) { w, split in
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                backwardStep(t, w, resetRows: cache.resets?.rows(atStep: t) ?? [], split: split)
             }
-        }
-        }
         }
         // Weight gradients over all steps at once.
         if kernel.isTrainable {
@@ -240,7 +264,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                 }
             }
             kernel.grad.withUnsafeMutableBufferPointer { gw in
-                dGates.withUnsafeBufferPointer { dg in
+                dGatesAll.withUnsafeBufferPointer { dg in
                     cache.input.withUnsafeBufferPointer { xp in
                         BLAS.gemm(.transposed, .none, m: i, n: g, k: steps * b, alpha: 1, a: xp.baseAddress!, lda: i,
                                   b: dg.baseAddress!, ldb: g, beta: 1, c: gw.baseAddress!, ldc: g)
@@ -253,15 +277,15 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
             }
         }
         if bias.isTrainable {
-            dGates.withUnsafeBufferPointer { dg in
+            dGatesAll.withUnsafeBufferPointer { dg in
                 bias.grad.withUnsafeMutableBufferPointer { Kernels.accumulateColumnSums(of: dg, columns: g, into: $0) }
             }
         }
         if let projection, projection.isTrainable, let unprojected = cache.unprojected {
-            BLAS.matmul(unprojected, dHidden, into: &projection.grad, transposeA: .transposed, beta: 1)
+            BLAS.matmul(unprojected, dHiddenAll, into: &projection.grad, transposeA: .transposed, beta: 1)
         }
         var dInput = Tensor<T>(uninitializedShape: [steps * b, i])
-        dGates.withUnsafeBufferPointer { dg in
+        dGatesAll.withUnsafeBufferPointer { dg in
             kernel.value.withUnsafeBufferPointer { w in
                 dInput.withUnsafeMutableBufferPointer { dx in
                     BLAS.gemm(.none, .transposed, m: steps * b, n: i, k: g, alpha: 1, a: dg.baseAddress!, lda: g,
@@ -270,6 +294,32 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
             }
         }
         return dInput
+    }
+
+    /// Step t backward: dh_t (from above and from step t + 1, zero where h_t was clipped) → dm_t = dh_t·Pᵀ →
+    /// the cells' backward (dL/d gates_t, dL/dc_{t−1}) → dh_{t−1} = dgates_t·W_hᵀ (zero for reset rows, whose
+    /// previous state was the constant zero).
+    @inline(__always)
+    private func backwardStep(_ t: Int, _ w: Workspace, resetRows: [Int], split: Bool) {
+        let b = w.rows, c = w.cellSize, h = w.outputSize, g = 4 * c
+        let dh = w.dHiddens! + t * b * h, hNow = w.hidden(after: t)
+        for k in 0..<(b * h) {
+            var d = dh[k] + w.dHiddenNext[k]
+            if let clip = projectionClip, abs(hNow[k]) >= clip { d = 0 }
+            dh[k] = d
+        }
+        if let p = w.projection {
+            StepKernels.gemm(split: split, .transposed, m: b, n: c, k: h, a: dh, lda: h, b: p, ldb: h, beta: 0, c: w.dUnprojected, ldc: c)
+        } else {
+            w.dUnprojected.update(from: dh, count: b * c)
+        }
+        let dGates = w.dGates! + t * b * g
+        StepKernels.lstmBackwardCells(split: split, gates: w.gates(step: t), cellPrev: w.cells + t * b * c, cellNow: w.cell(after: t),
+                                      dm: w.dUnprojected, dc: w.dCellNext, dGates: dGates, rows: b, cellSize: c, clip: cellClip,
+                                      keep: w.keepFactors(resetRows))
+        StepKernels.gemm(split: split, .transposed, m: b, n: h, k: g, a: dGates, lda: g, b: w.recurrentKernel, ldb: g,
+                         beta: 0, c: w.dHiddenNext, ldc: h)
+        for r in resetRows { (w.dHiddenNext + r * h).update(repeating: 0, count: h) }
     }
 }
 
