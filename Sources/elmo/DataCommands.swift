@@ -147,7 +147,6 @@ struct DataPrepare: ParsableCommand {
         builder.maxTokens = maxTokens
         builder.minCount = minCount
         builder.seed = seed
-        try builder.validate()
         let started = Date()
         let summary = try builder.build(log: { printError($0) })
         print("""
