@@ -206,19 +206,36 @@ struct FastMathTests {
         return xs
     }()
 
-    /// Each compiled variant that this CPU can run (the dispatcher uses the AVX2 one where it can).
+    /// Each compiled variant that this CPU can run (the dispatcher uses the widest).
     struct Variant: CustomStringConvertible, Sendable {
         let description: String
         let sigmoid: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float) -> Void
         let tanh: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
         let exponentiate: @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>?, Int, UnsafeMutablePointer<Float>) -> Float
+        typealias ForwardCells = @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+                                            UnsafeMutablePointer<Float>, Int, Int, Float, UnsafePointer<Float>?) -> Void
+        typealias BackwardCells = @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                             UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Float,
+                                             UnsafePointer<Float>?) -> Void
+        let forwardCells: ForwardCells
+        let backwardCells: BackwardCells
     }
     static let variants: [Variant] = {
         var list = [Variant(description: "baseline", sigmoid: { elmo_sigmoid_base($0, $1, $2, $3) },
-                            tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) })]
+                            tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) },
+                            forwardCells: { elmo_lstm_forward_cells_base($0, $1, $2, $3, $4, $5, $6, $7) },
+                            backwardCells: { elmo_lstm_backward_cells_base($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) })]
         if elmo_kernels_have_avx2() == 1 {
             list.append(Variant(description: "avx2+fma", sigmoid: { elmo_sigmoid_avx2($0, $1, $2, $3) },
-                                tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) }))
+                                tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) },
+                                forwardCells: { elmo_lstm_forward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7) },
+                                backwardCells: { elmo_lstm_backward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }))
+        }
+        if elmo_kernels_have_avx512() == 1 {
+            list.append(Variant(description: "avx512", sigmoid: { elmo_sigmoid_avx512($0, $1, $2, $3) },
+                                tanh: { elmo_tanh_avx512($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx512($0, $1, $2, $3) },
+                                forwardCells: { elmo_lstm_forward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7) },
+                                backwardCells: { elmo_lstm_backward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }))
         }
         return list
     }()
@@ -255,7 +272,7 @@ struct FastMathTests {
           arguments: variants)
     func softmaxMatchesDouble(variant: Variant) {
         var rng = SeededRandom(seed: 11)
-        for length in [1, 7, 8, 9, 31, 1000] {
+        for length in [1, 7, 8, 9, 15, 16, 17, 31, 1000] {
             for withBias in [false, true] {
                 var row = (0..<length).map { _ in Float(rng.unitDouble() * 60 - 30) }
                 let bias = (0..<length).map { _ in Float(rng.unitDouble() * 4 - 2) }
@@ -281,8 +298,41 @@ struct FastMathTests {
         }
     }
 
+    /// The float32 LSTM cells of each variant against the Double loop with exact σ and tanh: a cell width that
+    /// leaves a ragged tail for 8 and for 16 lanes and one that does not, a reset row, the clip active.
+    @Test("LSTM cells forward and backward", arguments: variants)
+    func lstmCellsMatchDouble(variant: Variant) {
+        var rng = SeededRandom(seed: 21)
+        for c in [37, 48] {
+            let rows = 3, clip = 2.5
+            func random(_ count: Int, _ scale: Double) -> [Double] { (0..<count).map { _ in (rng.unitDouble() * 2 - 1) * scale } }
+            let preactivations = random(rows * 4 * c, 4), cellPrev = random(rows * c, 3), dm = random(rows * c, 1), dc0 = random(rows * c, 1)
+            let keep: [Double] = [1, 0, 1]
+            // Double reference.
+            var gates = preactivations, cellNext = [Double](repeating: 0, count: rows * c), m = cellNext
+            var dc = dc0, dGates = [Double](repeating: 0, count: rows * 4 * c)
+            Kernels.lstmForwardCells(gates: &gates, cellPrev: cellPrev, cellNext: &cellNext, m: &m, rows: rows, cellSize: c,
+                                     clip: clip, keep: keep)
+            Kernels.lstmBackwardCells(gates: gates, cellPrev: cellPrev, cellNow: cellNext, dm: dm, dc: &dc, dGates: &dGates,
+                                      rows: rows, cellSize: c, clip: clip, keep: keep)
+            // The variant in float32.
+            var fGates = preactivations.map(Float.init), fNext = [Float](repeating: 0, count: rows * c), fM = fNext
+            var fDc = dc0.map(Float.init), fDGates = [Float](repeating: 0, count: rows * 4 * c)
+            let fPrev = cellPrev.map(Float.init), fDm = dm.map(Float.init), fKeep = keep.map(Float.init)
+            variant.forwardCells(&fGates, fPrev, &fNext, &fM, rows, c, Float(clip), fKeep)
+            variant.backwardCells(fGates, fPrev, fNext, fDm, &fDc, &fDGates, rows, c, Float(clip), fKeep)
+            for (name, exact, single) in [("gates", gates, fGates), ("cells", cellNext, fNext), ("m", m, fM), ("dc", dc, fDc),
+                                          ("dGates", dGates, fDGates)] {
+                let worst = zip(exact, single).map { abs($0 - Double($1)) / max(1, abs($0)) }.max()!
+                #expect(worst <= 2e-6, "c \(c): \(name) differs by \(worst)")
+            }
+            #expect(fNext.contains { abs($0) == Float(clip) }, "the clip should be active somewhere")
+            #expect(fDc[c..<(2 * c)].allSatisfy { $0 == 0 }, "a reset row passes no gradient to its previous cell")
+        }
+    }
+
     @Test("The dispatcher names its variant")
     func variantName() {
-        #expect(["avx2+fma", "baseline"].contains(FastMath.variant))
+        #expect(["avx512", "avx2+fma", "baseline"].contains(FastMath.variant))
     }
 }

@@ -1,7 +1,7 @@
-// Elementwise float32 kernels of the hot paths (softmax rows, LSTM gate nonlinearities), compiled twice:
-// for baseline x86-64 (SSE2) and, on x86-64, for AVX2 + FMA, chosen at run time from the CPU's flags.
-// Swift release builds target baseline x86-64, so its SIMD8 code runs as SSE pairs without FMA; these
-// run 8 lanes wide with fused multiply-adds where the CPU has them.
+// Elementwise float32 kernels of the hot paths (softmax rows, LSTM gate nonlinearities), compiled three times:
+// for baseline x86-64 (SSE2) and, on x86-64, for AVX2 + FMA and for AVX-512 (F, VL, BW, DQ), the widest the CPU
+// has chosen at run time. Swift release builds target baseline x86-64, so its SIMD8 code runs as SSE pairs
+// without FMA; these run 8 or 16 lanes wide with fused multiply-adds where the CPU has them.
 #ifndef ELMO_KERNELS_H
 #define ELMO_KERNELS_H
 
@@ -41,8 +41,8 @@ void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const 
 /// `retained_top` bytes of free heap top kept mapped (see ProcessMemory.swift). Does nothing elsewhere.
 void elmo_keep_freed_blocks(long heap_block_limit, long retained_top);
 
-/// "avx2+fma" or "baseline": the variant the dispatching functions above use on this CPU.
-/// `ELMO_KERNELS=baseline` in the environment forces the baseline (for comparisons).
+/// "avx512", "avx2+fma" or "baseline": the variant the dispatching functions above use on this CPU.
+/// `ELMO_KERNELS=baseline` or `ELMO_KERNELS=avx2` in the environment caps it (for comparisons).
 const char *elmo_kernels_variant(void);
 
 /// Each variant directly, for tests that check both against double precision.
@@ -54,6 +54,11 @@ int elmo_kernels_have_avx2(void);
 float elmo_exponentiate_row_avx2(float *row, const float *bias, long n, float *maximum);
 void elmo_sigmoid_avx2(const float *source, float *target, long n, float shift);
 void elmo_tanh_avx2(const float *source, float *target, long n);
+/// 1 when this build and CPU have the AVX-512 variant (then the *_avx512 functions may be called).
+int elmo_kernels_have_avx512(void);
+float elmo_exponentiate_row_avx512(float *row, const float *bias, long n, float *maximum);
+void elmo_sigmoid_avx512(const float *source, float *target, long n, float shift);
+void elmo_tanh_avx512(const float *source, float *target, long n);
 #define ELMO_VARIANT_DECLARATIONS(suffix) \
     void elmo_add_row_vector_##suffix(float *x, long rows, long columns, const float *v); \
     void elmo_accumulate_column_sums_##suffix(const float *x, long rows, long columns, float *sums); \
@@ -66,6 +71,7 @@ void elmo_tanh_avx2(const float *source, float *target, long n);
                                            float clip, const float *keep);
 ELMO_VARIANT_DECLARATIONS(base)
 ELMO_VARIANT_DECLARATIONS(avx2)
+ELMO_VARIANT_DECLARATIONS(avx512)
 #undef ELMO_VARIANT_DECLARATIONS
 
 #ifdef __cplusplus

@@ -1,11 +1,11 @@
 import CKernels
 
 /// The float32 elementwise work of the hot paths — softmax rows (tokens × vocabulary exponentials per
-/// step) and the LSTM's σ and tanh — in C (`Sources/CKernels`): Cephes' expf and tanhf polynomials, 8 lanes
-/// wide, with an AVX2+FMA variant picked at run time. Swift's own SIMD8 code compiles to SSE pairs in
+/// step) and the LSTM's σ and tanh — in C (`Sources/CKernels`): Cephes' expf and tanhf polynomials, 16 lanes
+/// wide with AVX-512, 8 with AVX2+FMA, the widest the CPU has picked at run time. Swift's own SIMD8 code compiles to SSE pairs in
 /// release builds, which target baseline x86-64. Relative error ≈ 2e-7 (exp), absolute ≈ 1e-7 (tanh).
 public enum FastMath {
-    /// "avx2+fma" or "baseline" (`ELMO_KERNELS=baseline` forces the latter).
+    /// "avx512", "avx2+fma" or "baseline" (`ELMO_KERNELS=baseline` or `=avx2` caps it, for comparisons).
     public static var variant: String { String(cString: elmo_kernels_variant()) }
 
     /// `row ← exp(row + bias − m)` with m = max(row + bias); returns (Σ row, m). The softmax is row / Σ and the
