@@ -16,15 +16,21 @@ struct Word2VecCommand: ParsableCommand {
     @Option(help: "Passes over the corpus.") var epochs = 5
     @Option(help: "Starting learning rate (decays linearly).") var lr = 0.025
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Worker threads, updating the vectors without locks (default: all cores).",
+                               discussion: "--threads 1 is the sequential algorithm: the same seed gives the same file, bit for bit."))
+    var threads: Int?
+
+    var workers: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func run() throws {
-        for (value, flag) in [(dim, "--dim"), (window, "--window"), (negative, "--negative"), (minCount, "--min-count"), (epochs, "--epochs")] {
+        for (value, flag) in [(dim, "--dim"), (window, "--window"), (negative, "--negative"), (minCount, "--min-count"), (epochs, "--epochs"),
+                              (workers, "--threads")] {
             try Check.positive(value, flag)
         }
         try Check.positive(lr, "--lr")
         var config = SkipGramConfig()
         config.dimension = dim; config.window = window; config.negative = negative; config.minCount = minCount
-        config.epochs = epochs; config.learningRate = lr; config.seed = seed
+        config.epochs = epochs; config.learningRate = lr; config.seed = seed; config.threads = workers
         let trainer = try SkipGramTrainer(corpus: Corpus(glob: trainDataPath, role: "--train-data-path"), config: config)
         try Files.ensureParentDirectory(of: output, role: "--output")
         try trainer.train()

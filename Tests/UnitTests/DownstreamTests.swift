@@ -243,6 +243,75 @@ struct DownstreamTests {
         }
     }
 
+    /// A small corpus with structure: pets (cat, dog) and vehicles (car, bus) in their own contexts.
+    static func skipGramCorpus(_ name: String) throws -> Corpus {
+        let directory = RepositoryPaths.temporaryDirectory(name)
+        var text = ""
+        var rng = SeededRandom(seed: 19)
+        let pets = ["cat", "dog"], vehicles = ["car", "bus"]
+        for _ in 0..<4_000 {   // 44,000 words: several chunks
+            if rng.integer(below: 2) == 0 {
+                text += "the \(pets[rng.integer(below: 2)]) eats and sleeps and purrs near the warm bed\n"
+            } else {
+                text += "a \(vehicles[rng.integer(below: 2)]) drives on the road with fuel and wheels\n"
+            }
+        }
+        try text.write(toFile: "\(directory)/corpus.txt", atomically: true, encoding: .utf8)
+        return try Corpus(glob: "\(directory)/corpus.txt", role: "corpus")
+    }
+
+    static func skipGramConfig(threads: Int) -> SkipGramConfig {
+        var config = SkipGramConfig()
+        config.dimension = 16
+        config.minCount = 1
+        config.epochs = 2
+        config.threads = threads
+        return config
+    }
+
+    /// One thread is the sequential algorithm: its vectors are pinned bit for bit (FNV-1a of the float bits), so a
+    /// change to the sampling order, the learning-rate schedule or the update arithmetic shows here.
+    @Test func skipGramOneThreadIsPinned() throws {
+        let trainer = try SkipGramTrainer(corpus: Self.skipGramCorpus("skipgram-pinned"), config: Self.skipGramConfig(threads: 1))
+        trainer.log = { _ in }
+        try trainer.train()
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for v in trainer.input { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
+        #expect(String(hash, radix: 16) == "97f5adb87f8def30")
+    }
+
+    /// Two workers (Hogwild) learn what one learns: both busy, the same pairs within sampling noise, a loss
+    /// within a tenth, and in both the pets nearer each other than to the vehicles.
+    @Test func skipGramTwoThreadsLearnWhatOneLearns() throws {
+        let corpus = try Self.skipGramCorpus("skipgram-threads")
+        var results: [SkipGramTrainer] = []
+        for threads in [1, 2] {
+            var config = Self.skipGramConfig(threads: threads)
+            config.epochs = 3
+            config.sample = 0   // no subsampling: the pair counts then vary only with the window draws
+            let trainer = try SkipGramTrainer(corpus: corpus, config: config)
+            trainer.log = { _ in }
+            try trainer.train()
+            #expect(trainer.input.allSatisfy { $0.isFinite })
+            #expect(trainer.epochs.count == 3 && trainer.epochs.allSatisfy { $0.busyWorkers == threads }, "\(threads) threads")
+            let vectors = Dictionary(uniqueKeysWithValues: trainer.words.enumerated().map { index, word in
+                (word, Array(trainer.input[(index * 16)..<((index + 1) * 16)]))
+            })
+            func cosine(_ a: String, _ b: String) -> Float {
+                let x = vectors[a]!, y = vectors[b]!
+                let dot = zip(x, y).map(*).reduce(0, +)
+                return dot / (x.map { $0 * $0 }.reduce(0, +).squareRoot() * y.map { $0 * $0 }.reduce(0, +).squareRoot())
+            }
+            #expect(cosine("cat", "dog") > cosine("cat", "car") + 0.2 && cosine("car", "bus") > cosine("bus", "dog") + 0.2,
+                    "\(threads) threads: cat·dog \(cosine("cat", "dog")), cat·car \(cosine("cat", "car")), car·bus \(cosine("car", "bus"))")
+            results.append(trainer)
+        }
+        let one = results[0].epochs.last!, two = results[1].epochs.last!
+        #expect(abs(Double(two.pairs) / Double(one.pairs) - 1) < 0.02, "pairs \(one.pairs) vs \(two.pairs)")
+        #expect(abs(two.lossPerPair / one.lossPerPair - 1) < 0.1, "loss \(one.lossPerPair) vs \(two.lossPerPair)")
+        #expect(results[0].epochs.map(\.words) == results[1].epochs.map(\.words))
+    }
+
     @Test func skipGramWritesWhatTheLoaderReads() throws {
         let directory = RepositoryPaths.temporaryDirectory("skipgram")
         var text = ""
