@@ -18,6 +18,8 @@
     } \
     void elmo_scale_##suffix(float *x, long n, float a) { elmo_scale_base(x, n, a); } \
     void elmo_add_##suffix(const float *x, float *y, long n) { elmo_add_base(x, y, n); } \
+    float elmo_dot_##suffix(const float *x, const float *y, long n) { return elmo_dot_base(x, y, n); } \
+    void elmo_sgns_update_##suffix(float *gr, float *w, const float *ctx, long n, float g) { elmo_sgns_update_base(gr, w, ctx, n, g); } \
     void elmo_lstm_forward_cells_##suffix(float *g, const float *cp, float *cn, float *m, long rows, long c, float clip, \
                                           const float *keep) { \
         elmo_lstm_forward_cells_base(g, cp, cn, m, rows, c, clip, keep); \
@@ -59,6 +61,8 @@ typedef struct {
     void (*accumulate_column_sums)(const float *, long, long, float *);
     void (*scale)(float *, long, float);
     void (*add)(const float *, float *, long);
+    float (*dot)(const float *, const float *, long);
+    void (*sgns_update)(float *, float *, const float *, long, float);
     void (*lstm_forward_cells)(float *, const float *, float *, float *, long, long, float, const float *);
     void (*lstm_backward_cells)(const float *, const float *, const float *, const float *, float *, float *, long, long,
                                 float, const float *);
@@ -66,7 +70,8 @@ typedef struct {
 
 #define VARIANT(label, suffix) \
     { label, elmo_exponentiate_row_##suffix, elmo_sigmoid_##suffix, elmo_tanh_##suffix, elmo_add_row_vector_##suffix, \
-      elmo_accumulate_column_sums_##suffix, elmo_scale_##suffix, elmo_add_##suffix, elmo_lstm_forward_cells_##suffix, \
+      elmo_accumulate_column_sums_##suffix, elmo_scale_##suffix, elmo_add_##suffix, elmo_dot_##suffix, elmo_sgns_update_##suffix, \
+      elmo_lstm_forward_cells_##suffix, \
       elmo_lstm_backward_cells_##suffix }
 static const Variant variants[] = { VARIANT("baseline", base), VARIANT("avx2+fma", avx2), VARIANT("avx512", avx512) };
 
@@ -105,6 +110,12 @@ void elmo_accumulate_column_sums(const float *x, long rows, long columns, float 
 void elmo_scale(float *x, long n, float a) { chosen()->scale(x, n, a); }
 
 void elmo_add(const float *x, float *y, long n) { chosen()->add(x, y, n); }
+
+float elmo_dot(const float *x, const float *y, long n) { return chosen()->dot(x, y, n); }
+
+void elmo_sgns_update(float *gradient, float *weights, const float *context, long n, float g) {
+    chosen()->sgns_update(gradient, weights, context, n, g);
+}
 
 void elmo_lstm_forward_cells(float *gates, const float *cell_prev, float *cell_next, float *m,
                              long rows, long c, float clip, const float *keep) {

@@ -179,6 +179,31 @@ KERNEL_TARGET void KERNEL(elmo_lstm_backward_cells)(const float *gates, const fl
     }
 }
 
+// Skip-gram with negative sampling, per (context word, target word) pair of a vector length n.
+
+/// Σ x[i]·y[i] over LANES-wide partial sums in two accumulators (the serial sum of a scalar loop waits on
+/// every add).
+KERNEL_TARGET float KERNEL(elmo_dot)(const float *x, const float *y, long n) {
+    fv first = 0.0f, second = 0.0f;
+    long i = 0;
+    for (; i + 2 * LANES <= n; i += 2 * LANES) {
+        first += loadv(x + i) * loadv(y + i);
+        second += loadv(x + i + LANES) * loadv(y + i + LANES);
+    }
+    for (; i < n; i += LANES) first += load_part(x + i, n - i) * load_part(y + i, n - i);
+    return hsum(first + second);
+}
+
+/// gradient += g·weights, then weights += g·context: the output row's update and its share of the context
+/// row's gradient, in one pass (gradient, weights and context must not overlap).
+KERNEL_TARGET void KERNEL(elmo_sgns_update)(float *restrict gradient, float *restrict weights, const float *restrict context,
+                                            long n, float g) {
+    for (long i = 0; i < n; i++) {
+        gradient[i] += g * weights[i];
+        weights[i] += g * context[i];
+    }
+}
+
 // Row-broadcast and streaming loops: plain C over restrict pointers, which the compiler vectorises for the
 // variant's instruction set (Swift's generic loops ran at ≈ 12 instructions per element).
 

@@ -219,23 +219,30 @@ struct FastMathTests {
                                              UnsafePointer<Float>?) -> Void
         let forwardCells: ForwardCells
         let backwardCells: BackwardCells
+        let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+        let negativeSamplingUpdate: @Sendable (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int,
+                                               Float) -> Void
     }
     static let variants: [Variant] = {
         var list = [Variant(description: "baseline", sigmoid: { elmo_sigmoid_base($0, $1, $2, $3) },
                             tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) },
                             forwardCells: { elmo_lstm_forward_cells_base($0, $1, $2, $3, $4, $5, $6, $7) },
-                            backwardCells: { elmo_lstm_backward_cells_base($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) })]
+                            backwardCells: { elmo_lstm_backward_cells_base($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
+                            dot: { elmo_dot_base($0, $1, $2) }, negativeSamplingUpdate: { elmo_sgns_update_base($0, $1, $2, $3, $4) })]
         if elmo_kernels_have_avx2() == 1 {
             list.append(Variant(description: "avx2+fma", sigmoid: { elmo_sigmoid_avx2($0, $1, $2, $3) },
                                 tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) },
                                 forwardCells: { elmo_lstm_forward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7) },
-                                backwardCells: { elmo_lstm_backward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }))
+                                backwardCells: { elmo_lstm_backward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
+                                dot: { elmo_dot_avx2($0, $1, $2) }, negativeSamplingUpdate: { elmo_sgns_update_avx2($0, $1, $2, $3, $4) }))
         }
         if elmo_kernels_have_avx512() == 1 {
             list.append(Variant(description: "avx512", sigmoid: { elmo_sigmoid_avx512($0, $1, $2, $3) },
                                 tanh: { elmo_tanh_avx512($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx512($0, $1, $2, $3) },
                                 forwardCells: { elmo_lstm_forward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7) },
-                                backwardCells: { elmo_lstm_backward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) }))
+                                backwardCells: { elmo_lstm_backward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
+                                dot: { elmo_dot_avx512($0, $1, $2) },
+                                negativeSamplingUpdate: { elmo_sgns_update_avx512($0, $1, $2, $3, $4) }))
         }
         return list
     }()
@@ -328,6 +335,25 @@ struct FastMathTests {
             }
             #expect(fNext.contains { abs($0) == Float(clip) }, "the clip should be active somewhere")
             #expect(fDc[c..<(2 * c)].allSatisfy { $0 == 0 }, "a reset row passes no gradient to its previous cell")
+        }
+    }
+
+    /// Skip-gram's kernels against Double: lengths around one and two vectors of 8 and 16 lanes, and 300.
+    @Test("Dot product and the negative-sampling update", arguments: variants)
+    func skipGramKernelsMatchDouble(variant: Variant) {
+        var rng = SeededRandom(seed: 23)
+        for n in [0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 300] {
+            let x = (0..<n).map { _ in Float(rng.unitDouble() * 2 - 1) }, y = (0..<n).map { _ in Float(rng.unitDouble() * 2 - 1) }
+            let exact = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let dot = variant.dot(x, y, n)
+            #expect(abs(Double(dot) - exact) <= 1e-6 * Double(max(n, 1)), "n \(n): \(dot) vs \(exact)")
+            var gradient = (0..<n).map { _ in Float(rng.unitDouble()) }, weights = x
+            let g: Float = 0.37
+            let expectedGradient = zip(gradient, weights).map { Double($0) + Double(g) * Double($1) }
+            let expectedWeights = zip(weights, y).map { Double($0) + Double(g) * Double($1) }
+            variant.negativeSamplingUpdate(&gradient, &weights, y, n, g)
+            #expect(zip(gradient, expectedGradient).allSatisfy { abs(Double($0) - $1) <= 1e-6 }, "n \(n): gradient")
+            #expect(zip(weights, expectedWeights).allSatisfy { abs(Double($0) - $1) <= 1e-6 }, "n \(n): weights")
         }
     }
 

@@ -269,15 +269,17 @@ struct DownstreamTests {
         return config
     }
 
-    /// One thread is the sequential algorithm: its vectors are pinned bit for bit (FNV-1a of the float bits), so a
-    /// change to the sampling order, the learning-rate schedule or the update arithmetic shows here.
+    /// One thread is the sequential algorithm: its vectors are pinned bit for bit (FNV-1a of the float bits) for each
+    /// kernel variant, so a change to the sampling order, the learning-rate schedule or the update arithmetic shows here.
     @Test func skipGramOneThreadIsPinned() throws {
         let trainer = try SkipGramTrainer(corpus: Self.skipGramCorpus("skipgram-pinned"), config: Self.skipGramConfig(threads: 1))
         trainer.log = { _ in }
         try trainer.train()
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for v in trainer.input { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
-        #expect(String(hash, radix: 16) == "97f5adb87f8def30")
+        // The kernels' variants round differently (FMA, the dot product's lane count); the wide two agree at 16 values.
+        let pinned = ["baseline": "b47a569012fee0c9", "avx2+fma": "5c7f8504f6306169", "avx512": "5c7f8504f6306169"]
+        #expect(String(hash, radix: 16) == pinned[FastMath.variant], "kernels \(FastMath.variant)")
     }
 
     /// Two workers (Hogwild) learn what one learns: both busy, the same pairs within sampling noise, a loss

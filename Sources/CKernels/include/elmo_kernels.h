@@ -26,6 +26,11 @@ void elmo_scale(float *x, long n, float a);
 /// y[i] += x[i]; x and y must not overlap.
 void elmo_add(const float *x, float *y, long n);
 
+/// Σ x[i]·y[i].
+float elmo_dot(const float *x, const float *y, long n);
+/// gradient += g·weights, then weights += g·context (skip-gram's negative-sampling update; no overlap).
+void elmo_sgns_update(float *gradient, float *weights, const float *context, long n, float g);
+
 /// One LSTM step for `rows` rows (TF LSTMCell, gate blocks i, j, f, o of width c): gates [rows, 4c] hold the
 /// pre-activations and are replaced by σ(i), tanh(j), σ(f + 1), σ(o); cell_next = clip(σ(f+1)·keep·cell_prev +
 /// σ(i)·tanh(j)) to ±clip (+∞: none); m = σ(o)·tanh(cell_next). keep: per row (0 after a state reset) or NULL.
@@ -64,6 +69,8 @@ void elmo_tanh_avx512(const float *source, float *target, long n);
     void elmo_accumulate_column_sums_##suffix(const float *x, long rows, long columns, float *sums); \
     void elmo_scale_##suffix(float *x, long n, float a); \
     void elmo_add_##suffix(const float *x, float *y, long n); \
+    float elmo_dot_##suffix(const float *x, const float *y, long n); \
+    void elmo_sgns_update_##suffix(float *gradient, float *weights, const float *context, long n, float g); \
     void elmo_lstm_forward_cells_##suffix(float *gates, const float *cell_prev, float *cell_next, float *m, \
                                           long rows, long c, float clip, const float *keep); \
     void elmo_lstm_backward_cells_##suffix(const float *gates, const float *cell_prev, const float *cell_now, \

@@ -30,4 +30,18 @@ public enum FastMath {
     public static func tanh(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
         elmo_tanh(source, target, count)
     }
+
+    /// Σ x[i]·y[i] over `count` values.
+    @inlinable
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        elmo_dot(x, y, count)
+    }
+
+    /// Skip-gram's negative-sampling step for one target row: `gradient += g·weights`, then `weights += g·context`
+    /// (three rows that must not overlap).
+    @inlinable
+    public static func negativeSamplingUpdate(gradient: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>,
+                                              context: UnsafePointer<Float>, count: Int, scale g: Float) {
+        elmo_sgns_update(gradient, weights, context, count, g)
+    }
 }

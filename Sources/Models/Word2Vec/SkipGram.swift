@@ -218,7 +218,7 @@ final class SkipGramWorker: @unchecked Sendable {
                     let high = min(sentence.count - 1, position + window - reduced)
                     for c in low...high where c != position {
                         let context = model.input + Int(sentence[c]) * d
-                        for k in 0..<d { neu1e[k] = 0 }
+                        neu1e.update(repeating: 0)
                         for n in 0...negative {
                             let target: Int32, label: Float
                             if n == 0 { target = center; label = 1 } else {
@@ -227,14 +227,14 @@ final class SkipGramWorker: @unchecked Sendable {
                                 label = 0
                             }
                             let weights = model.output + Int(target) * d
-                            var dot: Float = 0
-                            for k in 0..<d { dot += context[k] * weights[k] }
+                            let dot = FastMath.dot(context, weights, count: d)
                             let sigma = 1 / (1 + Foundation.exp(-min(max(dot, -30), 30)))
                             loss -= Double(label == 1 ? Foundation.log(max(sigma, 1e-7)) : Foundation.log(max(1 - sigma, 1e-7)))
                             let g = (label - sigma) * alpha
-                            for k in 0..<d { neu1e[k] += g * weights[k]; weights[k] += g * context[k] }
+                            FastMath.negativeSamplingUpdate(gradient: neu1e.baseAddress!, weights: weights, context: context,
+                                                            count: d, scale: g)
                         }
-                        for k in 0..<d { context[k] += neu1e[k] }
+                        Kernels.add(UnsafeBufferPointer(neu1e), into: UnsafeMutableBufferPointer(start: context, count: d))
                         pairs += 1
                     }
                 }
