@@ -13,19 +13,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BENCH = os.path.join(ROOT, ".build", "release", "bench")
 
-# name: (flags for both sides, flags for the PyTorch side only)
+# name: (flags for both sides, flags for ours only, flags for the PyTorch side only)
 WORKLOADS = {
-    "lstm": ([], []),
-    "bilstm": ([], []),
-    "softmax": ([], []),
-    "softmax-sampled": (["--sampled", "8192"], []),
-    "charcnn": (["--config", "small"], []),
-    "pretrain": (["--config", "small"], []),
+    "lstm": ([], [], []),
+    "bilstm": ([], [], []),
+    "softmax": ([], [], []),
+    "softmax-sampled": (["--sampled", "8192"], [], []),
+    "charcnn": (["--config", "small"], [], []),
+    "pretrain": (["--config", "small"], [], []),
+    # The shipped models/elmo-imdb as it was trained: batch 64, 4,096 sampled candidates.
+    "pretrain-shipped": (["--batch-size", "64", "--sampled", "4096"], ["--config", "configs/imdb-proj256.json"],
+                         ["--config", "imdb-proj256"]),
     # PyTorch with the algorithm `elmo embed` uses (batches by length, char-CNN once per distinct token) ...
-    "embed": (["--config", "small", "--batch-size", "64"], []),
+    "embed": (["--config", "small", "--batch-size", "64"], [], []),
     # ... and as AllenNLP does it (input order, char-CNN over every slot), for reference.
-    "embed-naive": (["--config", "small", "--batch-size", "64"], ["--naive"]),
+    "embed-naive": (["--config", "small", "--batch-size", "64"], [], ["--naive"]),
 }
+
+
+def machine():
+    """The CPU model and the vector extensions that decide both sides' kernels."""
+    info = open("/proc/cpuinfo").read()
+    field = lambda key: next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith(key)), "?")
+    flags = set(field("flags").split())
+    wanted = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16"]
+    present = [f for f in wanted if f in flags]
+    return f"{field('model name')} (family {field('cpu family')} model {field('model')}), {os.cpu_count()} cores; " \
+           f"flags: {' '.join(present) or 'none of ' + ' '.join(wanted)}; no {' '.join(f for f in wanted if f not in flags) or '-'}"
 
 
 def last_json(output):
@@ -45,16 +59,23 @@ def main():
                         help="timed repetitions on both sides (default: each tool's own; embed is slow, try 1)")
     args = parser.parse_args()
     repeats = [] if args.repeats is None else ["--repeats", str(args.repeats)]
+    print(f"CPU: {machine()}")
+    described = False
     print(f"{'workload':18} {'threads':>7} {'ours fwd+bwd':>14} {'torch fwd+bwd':>14} {'ratio':>6} {'ours fwd':>10} {'torch fwd':>10} {'ratio':>6}")
     for name in args.only:
-        extra, torch_only = WORKLOADS[name]
+        extra, ours_only, torch_only = WORKLOADS[name]
         kind = name.split("-")[0]
         for threads in args.threads:
             ours, theirs = [], []
             for _ in range(args.rounds):   # alternate so that drifting machine speed hits both
-                ours.append(run([BENCH, kind, "--threads", str(threads), "--json"] + extra + repeats))
+                ours.append(run([BENCH, kind, "--threads", str(threads), "--json"] + extra + ours_only + repeats))
                 env_cmd = [sys.executable, os.path.join(HERE, "torch_hot_paths.py"), kind, "--threads", str(threads)] + extra + torch_only + repeats
                 theirs.append(run(env_cmd))
+            if not described:
+                o, t = ours[0], theirs[0]
+                print(f"ours: OpenBLAS kernel {o.get('kernel', '?')}, elementwise {o.get('elementwise', '?')}; "
+                      f"torch {t.get('torch', '?')}: BLAS {t.get('blas', '?')}, CPU path {t.get('cpu_capability', '?')}", flush=True)
+                described = True
             # Inference-only workloads (embed) have no training figure.
             o_train = max(r.get("train_tokens_per_s", float("nan")) for r in ours)
             t_train = max(r.get("train_tokens_per_s", float("nan")) for r in theirs)

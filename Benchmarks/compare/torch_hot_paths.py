@@ -23,12 +23,23 @@ def median_seconds(repeats, body):
     return sorted(times)[len(times) // 2]
 
 
+def backend():
+    """PyTorch's BLAS and the widest CPU path its kernels dispatch to (e.g. "mkl", "AVX512")."""
+    config = torch.__config__.show()
+    blas = next((part.split("=", 1)[1] for line in config.splitlines() for part in line.replace(",", " ").split()
+                 if part.startswith("BLAS_INFO=")), "unknown")
+    capability = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "unknown"
+    return blas, capability
+
+
 def report(name, shape, tokens, forward, train):
-    print(f"{name} (torch {torch.__version__}, {torch.get_num_threads()} thread(s)): "
+    blas, capability = backend()
+    print(f"{name} (torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS {blas}, CPU path {capability}): "
           + ", ".join(f"{k} {v}" for k, v in shape.items()))
     print(f"  forward           {forward * 1e3:8.2f} ms  {tokens / forward:9.0f} tokens/s")
     print(f"  forward+backward  {train * 1e3:8.2f} ms  {tokens / train:9.0f} tokens/s")
     print(json.dumps({"benchmark": name, **shape, "threads": torch.get_num_threads(), "implementation": "torch",
+                      "torch": torch.__version__, "blas": blas, "cpu_capability": capability,
                       "forward_tokens_per_s": round(tokens / forward), "train_tokens_per_s": round(tokens / train)}))
 
 
@@ -119,8 +130,10 @@ PRESETS = {
     "tiny": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128]], highway=1, proj=64),
     "small": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], highway=1, proj=128),
     "paddle": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], highway=2, proj=512),
+    # configs/imdb-proj256.json: the shipped models/elmo-imdb
+    "imdb-proj256": dict(filters=[[1, 32], [2, 32], [3, 64], [4, 128], [5, 256]], highway=1, proj=256),
 }
-CELLS = {"tiny": 512, "small": 1024, "paddle": 512}
+CELLS = {"tiny": 512, "small": 1024, "paddle": 512, "imdb-proj256": 512}
 
 
 class CharCNN(nn.Module):
@@ -200,11 +213,28 @@ def pretrain(args):
     targets = torch.randint(0, vocab, (2, args.unroll_steps * args.batch_size), generator=generator)
     states = [None]
 
+    # Sampled softmax as bilm-tf's (TensorFlow's sampled_softmax_loss): the true logit and those of `sampled` shared
+    # log-uniform candidates, each less log Q, accidental hits removed. Drawn once, outside the timing.
+    if args.sampled:
+        ranks = torch.arange(vocab, dtype=torch.float64)
+        log_q = torch.log((torch.log(ranks + 2) - torch.log(ranks + 1)) / torch.log(torch.tensor(vocab + 1.0))).float()
+        candidates = torch.multinomial(log_q.exp(), args.sampled, replacement=False, generator=generator)
+
+    def directional_loss(top, target):
+        h = top.reshape(-1, top.shape[-1])
+        if not args.sampled:
+            return F.cross_entropy(model.softmax(h), target)
+        weight, bias = model.softmax.weight, model.softmax.bias
+        true_logit = (h * weight[target]).sum(1) + bias[target] - log_q[target]
+        sampled_logits = F.linear(h, weight[candidates], bias[candidates]) - log_q[candidates]
+        sampled_logits = sampled_logits.masked_fill(candidates[None, :] == target[:, None], float("-inf"))
+        logits = torch.cat([true_logit[:, None], sampled_logits], dim=1)
+        return F.cross_entropy(logits, torch.zeros_like(target))
+
     def loss():
         tops, finals = model.directions(chars, states[0])
         states[0] = finals
-        return sum(F.cross_entropy(model.softmax(top.reshape(-1, top.shape[-1])), targets[d])
-                   for d, top in enumerate(tops)) / 2
+        return sum(directional_loss(top, targets[d]) for d, top in enumerate(tops)) / 2
 
     def forward():
         loss()                          # with autograd recording, as a training forward is
@@ -216,7 +246,7 @@ def pretrain(args):
         optimizer.step()
 
     shape = {"config": args.config, "batch_size": args.batch_size, "unroll_steps": args.unroll_steps, "vocab": vocab,
-             "sampled": "full"}
+             "sampled": args.sampled or "full"}
     report("pretrain", shape, args.batch_size * args.unroll_steps, median_seconds(args.repeats, forward),
            median_seconds(args.repeats, train))
 
