@@ -11,7 +11,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-BENCH = os.path.join(ROOT, ".build", "release", "bench")
+BENCH = os.environ.get("BENCH", os.path.join(ROOT, ".build", "release", "bench"))   # BENCH=path/to/bench: another build
 
 # name: (flags for both sides, flags for ours only, flags for the PyTorch side only)
 WORKLOADS = {
