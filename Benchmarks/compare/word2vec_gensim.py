@@ -46,7 +46,7 @@ def main():
                      min_count=args.min_count, sample=1e-3, alpha=args.lr, min_alpha=args.lr * 1e-4,
                      workers=args.workers, seed=args.seed)
     model.build_vocab(sentences)
-    words = sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key)   # in-vocabulary tokens per pass
+    words = int(sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key))   # in-vocabulary tokens per pass
     start = time.perf_counter()
     model.train(sentences, total_examples=model.corpus_count, epochs=args.epochs)
     seconds = time.perf_counter() - start
