@@ -35,6 +35,13 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]
         ),
 
+        /// oneDNN's C API: matrix products with weights packed once, in float32 or bfloat16 (AVX512-BF16, AMX).
+        .systemLibrary(
+            name: "CDNNL",
+            path: "Sources/CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
+
         // MARK: - Libraries
 
         /// Elementwise float32 kernels (softmax rows, σ, tanh) in C, with an AVX2+FMA variant chosen at run time.
@@ -44,7 +51,7 @@ let package = Package(
         .target(
             name: "Framework",
             dependencies: [
-                "COpenBLAS", "CKernels",
+                "COpenBLAS", "CKernels", "CDNNL",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),

@@ -106,6 +106,23 @@ func gemmSeconds(_ shape: GemmShape, repeats: Int) -> Double {
     return medianSeconds(repeats) { BLAS.matmul(a, b, into: &c, transposeA: shape.transA, transposeB: shape.transB) }
 }
 
+/// Median seconds of one oneDNN product at `shape` with B packed once (nil for shapes whose B is not a weight
+/// matrix reused across calls, or when the precision is unavailable).
+func packedSeconds(_ shape: GemmShape, precision: PackedMatmul.Precision, repeats: Int) -> Double? {
+    guard shape.transA == .none, precision == .float32 || PackedMatmul.bfloat16Available else { return nil }
+    let transposed = shape.transB == .transposed
+    let a = randomTensor([shape.m, shape.k], seed: 1)
+    let b = randomTensor(transposed ? [shape.n, shape.k] : [shape.k, shape.n], seed: 2)
+    var c = Tensor<Float>(shape: [shape.m, shape.n])
+    guard let product = try? b.withUnsafeBufferPointer({
+        try PackedMatmul(m: shape.m, n: shape.n, k: shape.k, weights: $0.baseAddress!, ldb: transposed ? shape.k : shape.n,
+                         transposedWeights: transposed, precision: precision)
+    }) else { return nil }
+    return a.withUnsafeBufferPointer { ap in
+        c.withUnsafeMutableBufferPointer { cp in medianSeconds(repeats) { product.run(ap.baseAddress!, into: cp.baseAddress!) } }
+    }
+}
+
 /// The window's GEMMs alone through OpenBLAS: (seconds, GFLOP/s) — the ceiling the layer is measured against.
 func gemmCeiling(_ shapes: [GemmShape], repeats: Int, verbose: Bool) -> (seconds: Double, gflops: Double) {
     var seconds = 0.0, flops = 0.0
@@ -304,10 +321,31 @@ struct GemmBench: ParsableCommand {
             results.append("{\"shape\": \(JSONText.quote(name)), \"m\": \(m), \"n\": \(n), \"k\": \(k), \"gflops\": \(JSONText.number((gflops * 10).rounded() / 10))}")
         }
         print("one lstm window (forward + backward), every GEMM (layouts nn/nt/tn, × calls per window):")
-        let ceiling = gemmCeiling(lstmGemms(batch: batchSize, steps: unrollSteps, input: inputDim, cell: hidden, projection: proj),
-                                  repeats: options.repeats, verbose: true)
+        let window = lstmGemms(batch: batchSize, steps: unrollSteps, input: inputDim, cell: hidden, projection: proj)
+        let ceiling = gemmCeiling(window, repeats: options.repeats, verbose: true)
         print(String(format: "  all of them: %.2f ms, %.1f GFLOP/s (the ceiling bench lstm compares itself with)",
                      ceiling.seconds * 1e3, ceiling.gflops))
+        // The per-step products, whose B is a weight matrix used T times: OpenBLAS (packing B at every call)
+        // against oneDNN with B packed once, as fractions of the square GEMM's rate.
+        let square = GemmShape(name: "square", m: 2048, n: 2048, k: 2048)
+        let squareRate = square.flops / gemmSeconds(square, repeats: options.repeats) / 1e9
+        PackedMatmul.setThreads(BLASRuntime.threads)
+        print(String(format: "per-step products, GFLOP/s and (fraction of OpenBLAS's square 2048: %.1f GFLOP/s); oneDNN %@, "
+                     + "kernels chosen by CPU (%@):", squareRate, PackedMatmul.version, PackedMatmul.isaName))
+        print("  " + "shape".padding(toLength: 40, withPad: " ", startingAt: 0) + "      OpenBLAS     oneDNN packed   oneDNN bf16")
+        for shape in window where shape.count > 1 {
+            let one = GemmShape(name: shape.name, m: shape.m, n: shape.n, k: shape.k, transA: shape.transA, transB: shape.transB)
+            let rates = [gemmSeconds(one, repeats: options.repeats),
+                         packedSeconds(one, precision: .float32, repeats: options.repeats),
+                         packedSeconds(one, precision: .bfloat16, repeats: options.repeats)].map { $0.map { one.flops / $0 / 1e9 } }
+            let cells = rates.map { rate in rate.map { String(format: "%6.1f (%3.0f %%)", $0, 100 * $0 / squareRate) } ?? "      —       " }
+            print("  " + shape.name.padding(toLength: 40, withPad: " ", startingAt: 0) + "  " + cells.joined(separator: "  "))
+            results.append("{\"shape\": \(JSONText.quote(shape.name)), \"m\": \(one.m), \"n\": \(one.n), \"k\": \(one.k), "
+                           + "\"openblas_gflops\": \(JSONText.number(((rates[0] ?? 0) * 10).rounded() / 10)), "
+                           + "\"onednn_packed_gflops\": \(rates[1].map { JSONText.number(($0 * 10).rounded() / 10) } ?? "null"), "
+                           + "\"onednn_bf16_gflops\": \(rates[2].map { JSONText.number(($0 * 10).rounded() / 10) } ?? "null"), "
+                           + "\"square_gflops\": \(JSONText.number((squareRate * 10).rounded() / 10))}")
+        }
         if options.json {
             print("{\"benchmark\": \"gemm\", \"kernel\": \(JSONText.quote(BLASRuntime.coreName)), \"threads\": \(BLASRuntime.threads), "
                   + "\"results\": [\(results.joined(separator: ", "))], "
