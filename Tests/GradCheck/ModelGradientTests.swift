@@ -132,16 +132,24 @@ struct ModelGradientTests {
     /// Float runs the LSTM cells in C (8 lanes, AVX2 where present), Double the Swift loops the checks above
     /// verify: on the same weights and inputs, with resets and both clips active, and a cell size that leaves
     /// a ragged tail, they must agree to float precision.
-    @Test("LSTM in Float (C kernels) matches the grad-checked Double path", arguments: [nil, 5] as [Int?])
-    func floatMatchesDouble(projection: Int?) {
+    ///
+    /// The per-step products run through OpenBLAS or oneDNN (weights packed once per pass; bfloat16 where the CPU
+    /// has it, at bfloat16's tolerance); the larger shape splits every product across two cores.
+    @Test("LSTM in Float (C kernels) matches the grad-checked Double path",
+          arguments: [(nil, 13), (5, 13), (36, 40)] as [(Int?, Int)], ["openblas", "onednn", "onednn-bf16"])
+    func floatMatchesDouble(shape: (projection: Int?, cell: Int), backend: String) {
+        if backend == "onednn-bf16" && !PackedMatmul.bfloat16Available { return }   // refused on such CPUs: PackedMatmulTests
+        let projection = shape.projection
         var rng = SeededRandom(seed: 81)
-        let steps = 6, b = 3, i = 5, c = 13
+        let steps = 6, b = 3, i = 5, c = shape.cell
         let reference = LSTMLayer<Double>(name: "lstm", inputSize: i, cellSize: c, projectionSize: projection,
                                           cellClip: 1.2, projectionClip: 0.7, rng: &rng)
         for p in reference.parameters { rng.fillUniform(&p.value, -0.9, 0.9) }
         let fast = LSTMLayer<Float>(name: "lstm", inputSize: i, cellSize: c, projectionSize: projection,
                                     cellClip: 1.2, projectionClip: 0.7, rng: &rng)
         for (f, d) in zip(fast.parameters, reference.parameters) { f.value.scalars = d.value.scalars.map(Float.init) }
+        fast.stepProducts = StepKernels.ProductBackend(name: backend)!
+        let bfloat16 = backend == "onednn-bf16"
         let h = reference.outputSize
         let x = randomParameter("x", [steps * b, i], seed: 82).value
         let c0 = randomParameter("c0", [b, c], seed: 83).value, h0 = randomParameter("h0", [b, h], seed: 84).value
@@ -157,10 +165,25 @@ struct ModelGradientTests {
         func worst(_ a: [Float], _ b: [Double]) -> Double {
             zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
         }
-        #expect(worst(y32.scalars, y64.scalars) <= 2e-6, "outputs")
-        #expect(worst(dx32.scalars, dx64.scalars) <= 1e-5, "input gradient")
-        for (f, d) in zip(fast.parameters, reference.parameters) {
-            #expect(worst(f.grad.scalars, d.grad.scalars) <= 1e-5, "\(f.name) gradient")
+        if bfloat16 {
+            // 8 significant bits per product input: outputs to ≈ 1 %; a clip that one side reaches and the other
+            // not moves single gradient entries a lot, so gradients are compared as directions (0.97–0.99 seen at
+            // these saturating weights; a wrong layout or transpose gives ≈ 0).
+            func cosine(_ a: [Float], _ b: [Double]) -> Double {
+                let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+                return dot / (a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() * b.reduce(0.0) { $0 + $1 * $1 }.squareRoot())
+            }
+            #expect(worst(y32.scalars, y64.scalars) <= 2e-2, "outputs")
+            #expect(cosine(dx32.scalars, dx64.scalars) >= 0.95, "input gradient")
+            for (f, d) in zip(fast.parameters, reference.parameters) {
+                #expect(cosine(f.grad.scalars, d.grad.scalars) >= 0.95, "\(f.name) gradient")
+            }
+        } else {
+            #expect(worst(y32.scalars, y64.scalars) <= 2e-6, "outputs")
+            #expect(worst(dx32.scalars, dx64.scalars) <= 1e-5, "input gradient")
+            for (f, d) in zip(fast.parameters, reference.parameters) {
+                #expect(worst(f.grad.scalars, d.grad.scalars) <= 1e-5, "\(f.name) gradient")
+            }
         }
         // The clips were reached (otherwise this would not test them).
         let clippedCells = (0..<steps).flatMap { t in (0..<b).flatMap { r in cache64.state(afterStep: t, row: r).cell } }

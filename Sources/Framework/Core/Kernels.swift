@@ -190,9 +190,9 @@ public enum Kernels {
 
     /// A pointer's memory as Float (callers check `T.self == Float.self` first).
     @inlinable @inline(__always)
-    static func float<T: Scalar>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+    public static func float<T: Scalar>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
     @inlinable @inline(__always)
-    static func float<T: Scalar>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+    public static func float<T: Scalar>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
         UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
     }
 

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// The per-step work of a recurrence (an LSTM window): products of few rows (the batch) with the same weights
 /// at every step, and the cells' elementwise pass, dozens of calls per window.
@@ -165,4 +166,107 @@ struct ColumnHalves {
         BLAS.gemm(.none, transposedB ? .transposed : .none, m: m, n: count, k: k, alpha: 1, a: a, lda: lda,
                   b: bPart, ldb: ldb, beta: beta, c: c + start, ldc: ldc)
     }
+}
+
+// MARK: - Products with the weights packed once per window
+
+extension StepKernels {
+    /// Who multiplies the per-step products: OpenBLAS at every call (packing the weights each time), or oneDNN
+    /// with the weights packed once per window, in float32 or bfloat16. Read once from `ELMO_STEP_PRODUCTS`
+    /// (`openblas`, `onednn`, `onednn-bf16`); ``StepProduct`` is used only when this is not `.openBLAS`.
+    public enum ProductBackend: Equatable, Sendable {
+        case openBLAS
+        case oneDNN(PackedMatmul.Precision)
+
+        public var name: String {
+            switch self {
+            case .openBLAS: "openblas"
+            case .oneDNN(.float32): "onednn"
+            case .oneDNN(.bfloat16): "onednn-bf16"
+            }
+        }
+
+        public init?(name: String) {
+            switch name {
+            case "openblas": self = .openBLAS
+            case "onednn": self = .oneDNN(.float32)
+            case "onednn-bf16": self = .oneDNN(.bfloat16)
+            default: return nil
+            }
+        }
+    }
+
+    nonisolated(unsafe) private static var chosenBackend: ProductBackend? = nil
+
+    /// The backend of the per-step products (default: the environment's, else OpenBLAS). Set it before any
+    /// layer runs (it is read without a lock).
+    public static var productBackend: ProductBackend {
+        get {
+            if let chosenBackend { return chosenBackend }
+            var backend = ProductBackend.openBLAS
+            if let value = ProcessInfo.processInfo.environment["ELMO_STEP_PRODUCTS"] {
+                if let named = ProductBackend(name: value) {
+                    backend = named
+                } else {
+                    FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=\(value) is not openblas, onednn or onednn-bf16; using openblas\n".utf8))
+                }
+            }
+            chosenBackend = backend
+            return backend
+        }
+        set { chosenBackend = newValue }
+    }
+}
+
+/// One per-step product of a window, `c = a·op(b)` (or `+=` with `accumulate`), with op(b) packed once by oneDNN:
+/// whole, or cut at a 16-column boundary into two halves (one per core, each packed on its own) when `split`.
+/// Build it once per layer and batch size; ``repack(_:)`` at the start of each window picks up updated weights.
+public final class StepProduct {
+    public let m: Int, n: Int, k: Int
+    public let split: Bool
+    let transposedB: Bool
+    let ldb: Int
+    let halves: [PackedMatmul]
+    let starts: [Int]
+
+    /// op(b) = b [k × n] (row stride `ldb`) or, `transposedB`, the transpose of b [n × k]; a is [m × k] dense,
+    /// c [m × n] dense.
+    public init(split: Bool, transposedB: Bool, m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, accumulate: Bool,
+                precision: PackedMatmul.Precision) throws {
+        (self.m, self.n, self.k, self.split, self.transposedB, self.ldb) = (m, n, k, split && n >= 32, transposedB, ldb)
+        let first = self.split ? (n / 2 + 15) / 16 * 16 : n
+        starts = self.split ? [0, first] : [0]
+        let counts = self.split ? [first, n - first] : [n]
+        PackedMatmul.setThreads(1)   // the halves are this type's threads; oneDNN's own would compete with them
+        halves = try zip(starts, counts).map { start, count in
+            try PackedMatmul(m: m, n: count, k: k, weights: transposedB ? b + start * ldb : b + start, ldb: ldb,
+                             transposedWeights: transposedB, lda: k, ldc: n, accumulate: accumulate, precision: precision)
+        }
+    }
+
+    /// Packs `b` (same shape and layout as at creation) again.
+    public func repack(_ b: UnsafePointer<Float>) {
+        for (half, start) in zip(halves, starts) { half.repack(weights: transposedB ? b + start * ldb : b + start) }
+    }
+
+    /// c = (or +=) a·op(b): both halves at once on two cores, or the whole here.
+    public func run(_ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>) {
+        guard split else { return halves[0].run(a, into: c) }
+        var work = PackedHalves(product: self, a: a, c: c)
+        withUnsafeMutablePointer(to: &work) { pointer in
+            Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
+                let work = raw.assumingMemoryBound(to: PackedHalves.self).pointee
+                // OpenMP's thread count is per calling thread: the helper must ask for one too, or oneDNN starts a
+                // team of its own on it.
+                PackedMatmul.setThreads(1)
+                work.product.halves[half].run(work.a, into: work.c + work.product.starts[half])
+            }
+        }
+    }
+}
+
+private struct PackedHalves {
+    let product: StepProduct
+    let a: UnsafePointer<Float>
+    let c: UnsafeMutablePointer<Float>
 }

@@ -30,6 +30,11 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     public let projectionClip: T?
     public var outputSize: Int { projection?.shape[1] ?? cellSize }
     public var parameters: [Parameter<T>] { [kernel, bias] + (projection.map { [$0] } ?? []) }
+    /// oneDNN's packed per-step products (float32 layers, when ``StepKernels/productBackend`` is oneDNN), by
+    /// pass, batch size and split; repacked at the start of every pass, so weight updates are seen.
+    private var packedProducts: [PackedKey: PackedStepProducts] = [:]
+    /// This layer's per-step product backend; nil follows ``StepKernels/productBackend``.
+    public var stepProducts: StepKernels.ProductBackend? = nil
 
     public init(name: String, inputSize: Int, cellSize: Int, projectionSize: Int?, cellClip: Double?,
                 projectionClip: Double?, rng: inout SeededRandom) {
@@ -90,6 +95,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         let dUnprojected: UnsafeMutablePointer<T>
         let dCellNext: UnsafeMutablePointer<T>
         let dHiddenNext: UnsafeMutablePointer<T>
+        /// The pass's per-step products with the weights packed once (nil: each step calls OpenBLAS).
+        let packed: PackedStepProducts?
 
         func gates(step t: Int) -> UnsafeMutablePointer<T> { gates + t * rows * 4 * cellSize }
         func cell(after t: Int) -> UnsafeMutablePointer<T> { cells + (t + 1) * rows * cellSize }
@@ -111,7 +118,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
             cells.withUnsafeMutableBufferPointer { cp in
                 hiddens.withUnsafeMutableBufferPointer { hp in
                     Self.pinned(&unprojected) { up in
-                        withWorkspace(steps: steps, rows: b, gates: gp.baseAddress!, cells: cp.baseAddress!, hiddens: hp.baseAddress!,
+                        withWorkspace(backward: false, steps: steps, rows: b, gates: gp.baseAddress!, cells: cp.baseAddress!, hiddens: hp.baseAddress!,
                                       unprojected: up, dGates: nil, dHiddens: nil, body)
                     }
                 }
@@ -128,7 +135,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                 cache.hiddens.withUnsafeBufferPointer { hp in
                     dGates.withUnsafeMutableBufferPointer { dg in
                         dHiddens.withUnsafeMutableBufferPointer { dh in
-                            withWorkspace(steps: cache.steps, rows: cache.batch, gates: UnsafeMutablePointer(mutating: gp.baseAddress!),
+                            withWorkspace(backward: true, steps: cache.steps, rows: cache.batch, gates: UnsafeMutablePointer(mutating: gp.baseAddress!),
                                           cells: UnsafeMutablePointer(mutating: cp.baseAddress!),
                                           hiddens: UnsafeMutablePointer(mutating: hp.baseAddress!), unprojected: nil,
                                           dGates: dg.baseAddress!, dHiddens: dh.baseAddress!, body)
@@ -140,7 +147,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     }
 
     /// Adds the weights and per-step scratch to the pinned buffers and runs `body` under ``StepKernels/run(_:)``.
-    private func withWorkspace<R>(steps: Int, rows b: Int, gates: UnsafeMutablePointer<T>, cells: UnsafeMutablePointer<T>,
+    private func withWorkspace<R>(backward: Bool, steps: Int, rows b: Int, gates: UnsafeMutablePointer<T>, cells: UnsafeMutablePointer<T>,
                                   hiddens: UnsafeMutablePointer<T>, unprojected: UnsafeMutablePointer<T>?,
                                   dGates: UnsafeMutablePointer<T>?, dHiddens: UnsafeMutablePointer<T>?,
                                   _ body: (Workspace, Bool) -> R) -> R {
@@ -151,15 +158,43 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         return kernel.value.withUnsafeBufferPointer { w in
             projectionWeights { pp in
                 StepKernels.run { split in
-                    body(Workspace(steps: steps, rows: b, cellSize: c, outputSize: h, gates: gates, cells: cells, hiddens: hiddens,
-                                   unprojected: unprojected, recurrentKernel: w.baseAddress! + inputSize * 4 * c, projection: pp,
-                                   dGates: dGates, dHiddens: dHiddens, keep: scratch, maskedHidden: scratch + b,
-                                   dUnprojected: scratch + b + b * h, dCellNext: scratch + b + b * h + b * c,
-                                   dHiddenNext: scratch + b + b * h + 2 * b * c),
-                         split)
+                    let recurrent = w.baseAddress! + inputSize * 4 * c
+                    let packed = packedStepProducts(backward: backward, rows: b, split: split, recurrent: recurrent, projection: pp)
+                    return body(Workspace(steps: steps, rows: b, cellSize: c, outputSize: h, gates: gates, cells: cells, hiddens: hiddens,
+                                          unprojected: unprojected, recurrentKernel: recurrent, projection: pp,
+                                          dGates: dGates, dHiddens: dHiddens, keep: scratch, maskedHidden: scratch + b,
+                                          dUnprojected: scratch + b + b * h, dCellNext: scratch + b + b * h + b * c,
+                                          dHiddenNext: scratch + b + b * h + 2 * b * c, packed: packed),
+                                split)
                 }
             }
         }
+    }
+
+    /// The pass's products packed by oneDNN, built on first use for this batch size and repacked from the current
+    /// weights: forward h·W_h (accumulated onto the gates) and m·P; backward dh·Pᵀ and dgates·W_hᵀ. Nil for
+    /// Double layers and with the OpenBLAS backend.
+    private func packedStepProducts(backward: Bool, rows b: Int, split: Bool, recurrent: UnsafePointer<T>,
+                                    projection: UnsafePointer<T>?) -> PackedStepProducts? {
+        guard T.self == Float.self, case .oneDNN(let precision) = stepProducts ?? StepKernels.productBackend else { return nil }
+        let c = cellSize, h = outputSize, g = 4 * c
+        let w = Kernels.float(recurrent), p = projection.map { Kernels.float($0) }
+        let key = PackedKey(backward: backward, rows: b, split: split)
+        if let products = packedProducts[key] {
+            products.recurrent.repack(w)
+            if let p { products.projection?.repack(p) }
+            return products
+        }
+        // Creation fails only for a precision the CPU lacks, which choosing the backend has already refused.
+        let products = try! PackedStepProducts(
+            recurrent: StepProduct(split: split, transposedB: backward, m: b, n: backward ? h : g, k: backward ? g : h, b: w, ldb: g,
+                                   accumulate: !backward, precision: precision),
+            projection: p.map { p in
+                try StepProduct(split: split, transposedB: backward, m: b, n: backward ? c : h, k: backward ? h : c, b: p, ldb: h,
+                                accumulate: false, precision: precision)
+            })
+        packedProducts[key] = products
+        return products
     }
 
     private static func pinned<U>(_ tensor: inout Tensor<T>?, _ body: (UnsafeMutablePointer<T>?) -> U) -> U {
@@ -223,14 +258,22 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
             for r in resetRows { (w.maskedHidden + r * h).update(repeating: 0, count: h) }
             previous = UnsafePointer(w.maskedHidden)
         }
-        StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h, b: w.recurrentKernel, ldb: g,
-                         beta: 1, c: w.gates(step: t), ldc: g)
+        if let packed = w.packed {
+            packed.recurrent.run(Kernels.float(previous), into: Kernels.float(w.gates(step: t)))
+        } else {
+            StepKernels.gemm(split: split, .none, m: b, n: g, k: h, a: previous, lda: h, b: w.recurrentKernel, ldb: g,
+                             beta: 1, c: w.gates(step: t), ldc: g)
+        }
         let m = w.unprojected.map { $0 + t * b * c } ?? w.hidden(after: t)
         StepKernels.lstmForwardCells(split: split, gates: w.gates(step: t), cellPrev: w.cells + t * b * c, cellNext: w.cell(after: t),
                                      m: m, rows: b, cellSize: c, clip: cellClip, keep: w.keepFactors(resetRows))
         if let p = w.projection {
             let hNext = w.hidden(after: t)
-            StepKernels.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c, b: p, ldb: h, beta: 0, c: hNext, ldc: h)
+            if let packed = w.packed?.projection {
+                packed.run(Kernels.float(UnsafePointer(m)), into: Kernels.float(hNext))
+            } else {
+                StepKernels.gemm(split: split, .none, m: b, n: h, k: c, a: m, lda: c, b: p, ldb: h, beta: 0, c: hNext, ldc: h)
+            }
             if let clip = projectionClip {
                 for k in 0..<(b * h) { hNext[k] = min(max(hNext[k], -clip), clip) }
             }
@@ -309,7 +352,11 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
             dh[k] = d
         }
         if let p = w.projection {
-            StepKernels.gemm(split: split, .transposed, m: b, n: c, k: h, a: dh, lda: h, b: p, ldb: h, beta: 0, c: w.dUnprojected, ldc: c)
+            if let packed = w.packed?.projection {
+                packed.run(Kernels.float(UnsafePointer(dh)), into: Kernels.float(w.dUnprojected))
+            } else {
+                StepKernels.gemm(split: split, .transposed, m: b, n: c, k: h, a: dh, lda: h, b: p, ldb: h, beta: 0, c: w.dUnprojected, ldc: c)
+            }
         } else {
             w.dUnprojected.update(from: dh, count: b * c)
         }
@@ -317,8 +364,12 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         StepKernels.lstmBackwardCells(split: split, gates: w.gates(step: t), cellPrev: w.cells + t * b * c, cellNow: w.cell(after: t),
                                       dm: w.dUnprojected, dc: w.dCellNext, dGates: dGates, rows: b, cellSize: c, clip: cellClip,
                                       keep: w.keepFactors(resetRows))
-        StepKernels.gemm(split: split, .transposed, m: b, n: h, k: g, a: dGates, lda: g, b: w.recurrentKernel, ldb: g,
-                         beta: 0, c: w.dHiddenNext, ldc: h)
+        if let packed = w.packed {
+            packed.recurrent.run(Kernels.float(UnsafePointer(dGates)), into: Kernels.float(w.dHiddenNext))
+        } else {
+            StepKernels.gemm(split: split, .transposed, m: b, n: h, k: g, a: dGates, lda: g, b: w.recurrentKernel, ldb: g,
+                             beta: 0, c: w.dHiddenNext, ldc: h)
+        }
         for r in resetRows { (w.dHiddenNext + r * h).update(repeating: 0, count: h) }
     }
 }
@@ -352,4 +403,18 @@ public struct StateResets: Sendable, Equatable {
         }
         return part
     }
+}
+
+/// Which pass, batch size and split a set of packed products serves.
+struct PackedKey: Hashable {
+    let backward: Bool
+    let rows: Int
+    let split: Bool
+}
+
+/// One pass's per-step products packed by oneDNN: the recurrent kernel's (W_h forward, W_hᵀ backward) and the
+/// projection's (P forward, Pᵀ backward), if any.
+struct PackedStepProducts {
+    let recurrent: StepProduct
+    let projection: StepProduct?
 }
