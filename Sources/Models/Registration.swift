@@ -4,6 +4,8 @@ import Framework
 /// The options of the encoders registered here, each declared once (key, type, default, help).
 public enum EncoderOptions {
     public static let layers = PluginOption<ELMoEncoder<Float>.LayerChoice>("layers", default: .top, help: "which ELMo layers (mix: a learned scalar mix, as AllenNLP's)")
+    public static let precision = PluginOption<ComputePrecision>("precision", default: .fp32,
+                                                           help: "bf16: the frozen LSTMs' per-step products in bfloat16 (AVX512-BF16 or AMX)")
     public static let checkpoint = PluginOption<String>("checkpoint", default: ShippedModels.elmo,
                                                   help: "pretrained BiLM, DIR/STEP (alias --init-from-ckpt)")
     public static let word2vecFile = PluginOption<String>("file", default: ShippedModels.word2vec,
@@ -15,17 +17,22 @@ public enum EncoderOptions {
 public func register(into registries: inout Registries) throws {
     typealias O = EncoderOptions
     try registries.encoders.register(ComponentInfo(
-        name: "elmo", summary: "pretrained BiLM, frozen unless --trainable", options: [O.layers.info, O.checkpoint.info])
+        name: "elmo", summary: "pretrained BiLM, frozen unless --trainable", options: [O.layers.info, O.checkpoint.info, O.precision.info])
     ) { options in
         let (choice, checkpoint) = (try options.value(of: O.layers), try options.value(of: O.checkpoint))
+        let precision = try options.value(of: O.precision)
+        try precision.requireAvailable("encoder elmo: precision=")
         return { context in
+            if precision == .bf16 && context.trainable {
+                throw InputError("encoder elmo: precision=bf16 is for a frozen encoder (drop --trainable, or use precision=fp32)")
+            }
             if !FileManager.default.fileExists(atPath: BiLMCheckpoint.parametersPath(checkpoint)) {
                 let remedy = checkpoint == ShippedModels.elmo
                     ? "it ships in the repository: run from its root, or give another checkpoint"
                     : "make it with `elmo pretrain --save-dir \((checkpoint as NSString).deletingLastPathComponent)`"
                 throw InputError("encoder elmo: checkpoint \(checkpoint): \(BiLMCheckpoint.parametersPath(checkpoint)) does not exist (\(remedy))")
             }
-            let embedder = try ELMoEmbedder(checkpoint: checkpoint)
+            let embedder = try ELMoEmbedder(checkpoint: checkpoint, precision: precision)
             return ELMoEncoder(embedder: embedder, choice: choice, trainable: context.trainable)
         }
     }

@@ -156,6 +156,8 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "all = every layer [L+1, n, 2P]; top = the last; average = their mean.") var layers = "all"
     @Option(help: "Sentences per batch.") var batchSize = 64
     @Flag(help: "Carry LSTM state across batches per batch row (AllenNLP ElmoEmbedder).") var stateful = false
+    @Option(help: "fp32, or bf16: the LSTMs' per-step products in bfloat16 (CPUs with AVX512-BF16 or AMX).")
+    var precision = "fp32"
 
     func run() throws {
         try Check.positive(batchSize, "--batch-size")
@@ -173,7 +175,9 @@ struct EmbedCommand: ParsableCommand {
         guard let text = String(validatingUTF8Bytes: bytes) else { throw InputError("--input \(input): not valid UTF-8 text") }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(whereSeparator: \.isWhitespace).map(String.init) }
         if text.hasSuffix("\n") || text.isEmpty { lines.removeLast() }
-        let embedder = try ELMoEmbedder(checkpoint: initFromCkpt, stateful: stateful, batchSize: batchSize)
+        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
+        try arithmetic.requireAvailable("--precision")
+        let embedder = try ELMoEmbedder(checkpoint: initFromCkpt, stateful: stateful, batchSize: batchSize, precision: arithmetic)
         let start = Date()
         let vectors = embedder.encode(lines).map { select($0) }
         printError(String(format: "embed: %d sentences in %.2f s", lines.count, Date().timeIntervalSince(start)))

@@ -43,6 +43,34 @@ struct AllenNLPImportTests {
     @Test("Stateful embeddings carry each batch row's state, as AllenNLP's ElmoEmbedder")
     func stateful() throws { try check(stateful: true) }
 
+    /// bf16 per-step products (a documented tolerance: 2 % of the largest value, direction to 1e-4), or on a CPU
+    /// without AVX512-BF16 or AMX a one-line refusal.
+    @Test("bf16 embeddings stay within bfloat16's rounding of the reference")
+    func bfloat16() throws {
+        let output = RepositoryPaths.temporaryDirectory("allennlp-bf16") + "/imported"
+        _ = try AllenNLPWeights.importCheckpoint(optionsPath: "\(Self.directory)/options.json",
+                                                 weightsPath: "\(Self.directory)/weights.hdf5", output: output)
+        guard PackedMatmul.bfloat16Available else {
+            #expect(throws: InputError("precision bf16: needs a CPU with AVX512-BF16 or AMX; this one has \(PackedMatmul.isaName) (use fp32)")) {
+                _ = try ELMoEmbedder(checkpoint: output, batchSize: 3, precision: .bf16)
+            }
+            return
+        }
+        let reference = try SafeTensors.read(path: "\(Self.directory)/reference.safetensors")
+        let vectors = try ELMoEmbedder(checkpoint: output, batchSize: 3, precision: .bf16).encode(try Self.sentences())
+        for (k, actual) in vectors.enumerated() {
+            let name = "stateless_\(k)"
+            let expected = try #require(reference[name]).floatingPoint(Float.self, name: name, source: "reference").scalars
+            let scale = expected.map { abs($0) }.max() ?? 1
+            let worst = zip(actual.scalars, expected).map { abs($0 - $1) }.max() ?? .infinity
+            let dot = zip(actual.scalars, expected).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let norms = actual.scalars.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot() * expected.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
+            #expect(worst <= 0.02 * scale, "\(name): max |Δ| \(worst) against values up to \(scale)")
+            #expect(dot / norms >= 0.9999, "\(name): cosine \(dot / norms)")
+            #expect(worst > 1e-4, "\(name): max |Δ| \(worst) is float32-close: the bf16 path did not run")
+        }
+    }
+
     @Test("The imported checkpoint embeds but refuses to act as a language model")
     func noLanguageModelHead() throws {
         let output = RepositoryPaths.temporaryDirectory("allennlp") + "/imported"

@@ -206,3 +206,19 @@ public final class PackedMatmul {
         precondition(status == dnnl_success, "oneDNN \(what): status \(status.rawValue)")
     }
 }
+
+/// The arithmetic of a model that is only read (`embed`, a frozen encoder): fp32 throughout, or bf16 for the
+/// LSTM's per-step products (oneDNN, weights packed as bfloat16, float32 accumulation and everything else in fp32).
+public enum ComputePrecision: String, CaseIterable, Sendable, OptionValue {
+    case fp32, bf16
+
+    /// The per-step product backend this precision asks the LSTM layers for (nil: the process default).
+    public var stepProducts: StepKernels.ProductBackend? { self == .bf16 ? .oneDNN(.bfloat16) : nil }
+
+    /// Refuses bf16, in one line naming `role`, on a CPU without AVX512-BF16 or AMX.
+    public func requireAvailable(_ role: String) throws {
+        if self == .bf16 && !PackedMatmul.bfloat16Available {
+            throw InputError("\(role) bf16: needs a CPU with AVX512-BF16 or AMX; this one has \(PackedMatmul.isaName) (use fp32)")
+        }
+    }
+}

@@ -44,6 +44,11 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     public let charCNN: CharCNN<T>
     /// layers[direction][l]
     public let layers: Bidirectional<[LSTMLayer<T>]>
+
+    /// Every LSTM layer's per-step product backend (nil: the process default, ``StepKernels/productBackend``).
+    public func setStepProducts(_ backend: StepKernels.ProductBackend?) {
+        for layer in layers.forward + layers.backward { layer.stepProducts = backend }
+    }
     public let softmax: SoftmaxOutput<T>
 
     public var tokenDim: Int { charCNN.outputDim }
