@@ -191,6 +191,28 @@ struct ModelGradientTests {
         #expect(y64.scalars.contains { abs($0) >= 0.7 })
     }
 
+    /// oneDNN's packs are rebuilt only when the weights change: an in-place update (as an optimizer makes) between
+    /// two passes must reach the second pass, whose output then matches OpenBLAS's on the new weights.
+    @Test func packedProductsFollowWeightUpdates() {
+        var rng = SeededRandom(seed: 91)
+        let steps = 4, b = 2, i = 6, c = 40
+        let packed = LSTMLayer<Float>(name: "lstm", inputSize: i, cellSize: c, projectionSize: 36, cellClip: 3, projectionClip: 3, rng: &rng)
+        let plain = LSTMLayer<Float>(name: "lstm", inputSize: i, cellSize: c, projectionSize: 36, cellClip: 3, projectionClip: 3, rng: &rng)
+        packed.stepProducts = .oneDNN(.float32)
+        plain.stepProducts = .openBLAS
+        func copyWeights() { for (p, q) in zip(packed.parameters, plain.parameters) { q.value = p.value } }
+        copyWeights()
+        let x = Tensor<Float>(shape: [steps * b, i], scalars: (0..<(steps * b * i)).map { _ in Float(rng.unitDouble() * 2 - 1) })
+        let zero = LSTMState<Float>.zeros(batch: b, cellSize: c, outputSize: 36)
+        let before = packed.forward(x, steps: steps, initial: zero).output
+        for p in packed.parameters { p.value.withUnsafeMutableBufferPointer { w in for k in w.indices { w[k] *= 1.5 } } }
+        copyWeights()
+        let after = packed.forward(x, steps: steps, initial: zero).output
+        let reference = plain.forward(x, steps: steps, initial: zero).output
+        #expect(zip(after.scalars, reference.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }, "the second pass used stale packs")
+        #expect(before.scalars != after.scalars)
+    }
+
     static func miniOptions(skip: Bool = true) -> BiLMOptions {
         BiLMOptions(cellSize: 4, projectionDim: 3, layerCount: 2, cellClip: 3, projectionClip: 3, skipConnections: skip,
                     charEmbeddingDim: 3, filters: [[1, 2], [2, 3]], highwayCount: 1, maxCharactersPerToken: 50,

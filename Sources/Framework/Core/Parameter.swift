@@ -9,7 +9,10 @@
 /// Adagrad) update only those rows.
 public final class Parameter<T: Scalar>: @unchecked Sendable {
     public let name: String
-    public var value: Tensor<T>
+    public var value: Tensor<T> { didSet { version &+= 1 } }
+    /// Changes with every write to ``value`` (an optimizer step, a load): consumers that keep a derived copy of
+    /// the weights (packed layouts) rebuild it only when this moves.
+    public private(set) var version = 0
     public var grad: Tensor<T>
     /// Frozen parameters keep their gradient at zero and are skipped by optimizers.
     public var isTrainable: Bool

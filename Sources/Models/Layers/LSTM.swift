@@ -31,7 +31,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     public var outputSize: Int { projection?.shape[1] ?? cellSize }
     public var parameters: [Parameter<T>] { [kernel, bias] + (projection.map { [$0] } ?? []) }
     /// oneDNN's packed per-step products (float32 layers, when ``StepKernels/productBackend`` is oneDNN), by
-    /// pass, batch size and split; repacked at the start of every pass, so weight updates are seen.
+    /// pass, batch size and split; repacked at the start of a pass when the weights' versions moved.
     private var packedProducts: [PackedKey: PackedStepProducts] = [:]
     /// This layer's per-step product backend; nil follows ``StepKernels/productBackend``.
     public var stepProducts: StepKernels.ProductBackend? = nil
@@ -171,8 +171,8 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         }
     }
 
-    /// The pass's products packed by oneDNN, built on first use for this batch size and repacked from the current
-    /// weights: forward h·W_h (accumulated onto the gates) and m·P; backward dh·Pᵀ and dgates·W_hᵀ. Nil for
+    /// The pass's products packed by oneDNN, built on first use for this batch size and repacked when the weights
+    /// changed: forward h·W_h (accumulated onto the gates) and m·P; backward dh·Pᵀ and dgates·W_hᵀ. Nil for
     /// Double layers and with the OpenBLAS backend.
     private func packedStepProducts(backward: Bool, rows b: Int, split: Bool, recurrent: UnsafePointer<T>,
                                     projection: UnsafePointer<T>?) -> PackedStepProducts? {
@@ -180,13 +180,19 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         let c = cellSize, h = outputSize, g = 4 * c
         let w = Kernels.float(recurrent), p = projection.map { Kernels.float($0) }
         let key = PackedKey(backward: backward, rows: b, split: split)
+        let versions = [kernel.version, self.projection?.version ?? 0]
         if let products = packedProducts[key] {
-            products.recurrent.repack(w)
-            if let p { products.projection?.repack(p) }
+            // Repacked only after the weights changed: a frozen model (embed) packs once.
+            if products.versions != versions {
+                products.recurrent.repack(w)
+                if let p { products.projection?.repack(p) }
+                products.versions = versions
+            }
             return products
         }
         // Creation fails only for a precision the CPU lacks, which choosing the backend has already refused.
         let products = try! PackedStepProducts(
+            versions: versions,
             recurrent: StepProduct(split: split, transposedB: backward, m: b, n: backward ? h : g, k: backward ? g : h, b: w, ldb: g,
                                    accumulate: !backward, precision: precision),
             projection: p.map { p in
@@ -413,8 +419,13 @@ struct PackedKey: Hashable {
 }
 
 /// One pass's per-step products packed by oneDNN: the recurrent kernel's (W_h forward, W_hᵀ backward) and the
-/// projection's (P forward, Pᵀ backward), if any.
-struct PackedStepProducts {
+/// projection's (P forward, Pᵀ backward), if any, and the parameter versions they were packed from.
+final class PackedStepProducts {
+    var versions: [Int]
     let recurrent: StepProduct
     let projection: StepProduct?
+
+    init(versions: [Int], recurrent: StepProduct, projection: StepProduct?) {
+        (self.versions, self.recurrent, self.projection) = (versions, recurrent, projection)
+    }
 }
