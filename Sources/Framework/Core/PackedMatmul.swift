@@ -169,7 +169,7 @@ public final class PackedMatmul {
     /// oneDNN's own threads (OpenMP). Callers that split work across threads themselves set 1.
     public static func setThreads(_ count: Int) {
         precondition(count >= 1)
-        omp_set_num_threads(Int32(count))
+        elmo_omp_set_num_threads(Int32(count))
     }
 
     // MARK: - Helpers
