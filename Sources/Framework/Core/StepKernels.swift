@@ -207,6 +207,10 @@ extension StepKernels {
             if let value = ProcessInfo.processInfo.environment["ELMO_STEP_PRODUCTS"] {
                 if let named = ProductBackend(name: value) {
                     backend = named
+                    if named == .oneDNN(.bfloat16) && !PackedMatmul.bfloat16Available {
+                        FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=onednn-bf16 needs AVX512-BF16 or AMX; this CPU has \(PackedMatmul.isaName); using openblas\n".utf8))
+                        backend = .openBLAS
+                    }
                 } else {
                     FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=\(value) is not openblas, onednn or onednn-bf16; using openblas\n".utf8))
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Framework
 
 /// LSTM state carried between windows: c [B, C] and h [B, H].
@@ -190,17 +191,23 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
             }
             return products
         }
-        // Creation fails only for a precision the CPU lacks, which choosing the backend has already refused.
-        let products = try! PackedStepProducts(
-            versions: versions,
-            recurrent: StepProduct(split: split, transposedB: backward, m: b, n: backward ? h : g, k: backward ? g : h, b: w, ldb: g,
-                                   accumulate: !backward, precision: precision),
-            projection: p.map { p in
-                try StepProduct(split: split, transposedB: backward, m: b, n: backward ? c : h, k: backward ? h : c, b: p, ldb: h,
-                                accumulate: false, precision: precision)
-            })
-        packedProducts[key] = products
-        return products
+        // Creation fails only for a precision the CPU lacks (the commands refuse it first): then OpenBLAS, said once.
+        do {
+            let products = try PackedStepProducts(
+                versions: versions,
+                recurrent: StepProduct(split: split, transposedB: backward, m: b, n: backward ? h : g, k: backward ? g : h, b: w, ldb: g,
+                                       accumulate: !backward, precision: precision),
+                projection: p.map { p in
+                    try StepProduct(split: split, transposedB: backward, m: b, n: backward ? c : h, k: backward ? h : c, b: p, ldb: h,
+                                    accumulate: false, precision: precision)
+                })
+            packedProducts[key] = products
+            return products
+        } catch {
+            stepProducts = .openBLAS
+            FileHandle.standardError.write(Data("warning: \(error); this layer uses OpenBLAS\n".utf8))
+            return nil
+        }
     }
 
     private static func pinned<U>(_ tensor: inout Tensor<T>?, _ body: (UnsafeMutablePointer<T>?) -> U) -> U {
