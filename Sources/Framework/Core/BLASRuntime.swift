@@ -59,11 +59,13 @@ public enum BLASRuntime {
     /// Cores OpenBLAS sees.
     public static var processors: Int { Int(openblas_get_num_procs()) }
 
-    /// "OpenBLAS <config>, kernel <core>, <n> threads": for `--version` and benchmark headers.
+    /// "OpenBLAS <config>, kernel <core>, <n> threads", the elementwise variant and the step-product backend with
+    /// oneDNN's version and instruction set: for `--version` and benchmark headers.
     public static var summary: String {
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         let coreType = getenv(coreTypeVariable).map { String(cString: $0) }
         let source = coreType.map { "\(coreTypeVariable)=\($0)" } ?? "auto-detected"
-        return "\(config); kernel \(coreName) (\(source)); \(threads) thread\(threads == 1 ? "" : "s"); elementwise kernels \(FastMath.variant)"
+        return "\(config); kernel \(coreName) (\(source)); \(threads) thread\(threads == 1 ? "" : "s"); elementwise kernels \(FastMath.variant); "
+            + "LSTM step products \(StepKernels.productBackend.name) (oneDNN \(PackedMatmul.version), \(PackedMatmul.isaName))"
     }
 }
