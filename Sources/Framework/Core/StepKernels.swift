@@ -89,6 +89,10 @@ enum StepHalves {
 }
 
 extension StepKernels {
+    /// Columns of the first half when a product of `n` columns is cut in two: about half, at a 16-column boundary.
+    @usableFromInline
+    static func firstHalfColumns(_ n: Int) -> Int { (n / 2 + 15) / 16 * 16 }
+
     /// Half 0 here, half 1 on ``Parallel``'s helper thread.
     @usableFromInline
     static func inTwo(_ work: StepHalves) {
@@ -158,7 +162,7 @@ struct ColumnHalves {
 
     @usableFromInline
     func run(half: Int) {
-        let firstColumns = (n / 2 + 15) / 16 * 16
+        let firstColumns = StepKernels.firstHalfColumns(n)
         let start = half == 0 ? 0 : firstColumns
         let count = half == 0 ? firstColumns : n - firstColumns
         // Columns start.. of op(b): columns of b, or rows of the stored transpose.
@@ -238,7 +242,7 @@ public final class StepProduct {
     public init(split: Bool, transposedB: Bool, m: Int, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, accumulate: Bool,
                 precision: PackedMatmul.Precision) throws {
         (self.m, self.n, self.k, self.split, self.transposedB, self.ldb) = (m, n, k, split && n >= 32, transposedB, ldb)
-        let first = self.split ? (n / 2 + 15) / 16 * 16 : n
+        let first = self.split ? StepKernels.firstHalfColumns(n) : n
         starts = self.split ? [0, first] : [0]
         let counts = self.split ? [first, n - first] : [n]
         PackedMatmul.setThreads(1)   // the halves are this type's threads; oneDNN's own would compete with them
