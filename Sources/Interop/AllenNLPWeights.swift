@@ -6,7 +6,7 @@ import Models
 /// A read-only HDF5 file of float datasets (the libhdf5 C API).
 public final class HDF5File {
     public let path: String
-    private let handle: hid_t
+    let handle: hid_t
 
     public init(path: String, role: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw InputError("\(role) \(path): no such file") }

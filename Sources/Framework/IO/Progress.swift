@@ -8,14 +8,17 @@ import Glibc
 public final class ProgressLine {
     public let total: Int?
     public let unit: String
+    /// What the rate counts ("tokens" for training, the unit itself for `embed`).
+    public let rateUnit: String
     public let isTerminal = isatty(STDERR_FILENO) != 0
     private let start = Date()
     private var lastDraw = Date.distantPast
     private var drawn = false
 
-    public init(total: Int?, unit: String) {
+    public init(total: Int?, unit: String, rateUnit: String = "tokens") {
         self.total = total
         self.unit = unit
+        self.rateUnit = rateUnit
     }
 
     /// Redraws at most 5 times a second.
@@ -33,7 +36,7 @@ public final class ProgressLine {
         } else {
             line += "\(done) \(unit)"
         }
-        line += String(format: "  %.0f tokens/s  ", rate) + detail
+        line += String(format: "  %.0f ", rate) + rateUnit + "/s  " + detail
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
         drawn = true
     }

@@ -1,0 +1,332 @@
+import Foundation
+import Framework
+import Models
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `elmo embed` writes per sentence and how it batches.
+public struct EmbedSettings: Sendable {
+    public enum Layers: String, CaseIterable, Sendable { case all, top, average }
+    public enum Pool: String, CaseIterable, Sendable { case mean, max }
+
+    /// all: [L + 1, n, 2P]; top: the last layer [n, 2P]; average: the layers' mean [n, 2P].
+    public var layers: Layers = .all
+    /// A fixed scalar mix instead of `layers`: `γ · Σ_k softmax(w)_k · h_k` (AllenNLP's ScalarMix), [n, 2P].
+    public var mixWeights: [Float]? = nil
+    public var gamma: Float = 1
+    /// One vector per sentence (per layer for `all`): the mean or maximum over its tokens.
+    public var pool: Pool? = nil
+    public var batchSize = 64
+    /// At most this many padded tokens (sentences × the longest one's tokens) per batch.
+    public var maxTokensPerBatch: Int? = nil
+    public var stateful = false
+
+    public init() {}
+
+    /// The output's shape for a sentence of `n` tokens, with `layerCount` layers of width `dimension`.
+    public func shape(tokens n: Int, layerCount: Int, dimension: Int) -> [Int] {
+        let perLayer = layers == .all && mixWeights == nil
+        switch (perLayer, pool != nil) {
+        case (true, false): return [layerCount, n, dimension]
+        case (true, true): return [layerCount, dimension]
+        case (false, false): return [n, dimension]
+        case (false, true): return [dimension]
+        }
+    }
+
+    /// What the numbers in a file depend on, as text (part of a job's identity).
+    public var description: String {
+        var parts = ["layers=\(layers.rawValue)"]
+        if let mixWeights { parts.append("mix=\(mixWeights.map { "\($0)" }.joined(separator: ","))/\(gamma)") }
+        if let pool { parts.append("pool=\(pool.rawValue)") }
+        parts.append("batch=\(batchSize)")
+        if let maxTokensPerBatch { parts.append("max-tokens=\(maxTokensPerBatch)") }
+        if stateful { parts.append("stateful") }
+        return parts.joined(separator: " ")
+    }
+
+    /// Sentence indexes per batch. Stateless: sorted by length (ties by position), at most `batchSize` sentences
+    /// and `maxTokensPerBatch` padded tokens each (a longer sentence goes alone). Stateful: consecutive runs of
+    /// `batchSize`, row r of each batch continuing row r of the one before.
+    public func batches(tokenCounts: [Int32]) -> [[Int]] {
+        if stateful {
+            return stride(from: 0, to: tokenCounts.count, by: batchSize).map { Array($0..<min($0 + batchSize, tokenCounts.count)) }
+        }
+        let order = tokenCounts.indices.sorted { (tokenCounts[$0], $0) < (tokenCounts[$1], $1) }
+        var result: [[Int]] = [], current: [Int] = []
+        for index in order {
+            let longest = Int(tokenCounts[index])   // sorted: the newest is the longest
+            let fits = current.count < batchSize && (maxTokensPerBatch.map { (current.count + 1) * longest <= $0 } ?? true)
+            if !fits && !current.isEmpty {
+                result.append(current)
+                current = []
+            }
+            current.append(index)
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+
+    /// A sentence's [L + 1, n, D] representation reduced to what was asked for.
+    public func select(_ all: Tensor<Float>) -> Tensor<Float> {
+        let l = all.shape[0], n = all.shape[1], d = all.shape[2]
+        func layer(_ k: Int) -> Tensor<Float> {
+            Tensor(shape: [n, d], scalars: Array(all.scalars[(k * n * d)..<((k + 1) * n * d)]))
+        }
+        var out: Tensor<Float>
+        if let mixWeights {
+            let mix = ScalarMix<Float>(layers: l)
+            mix.weights.value = Tensor(shape: [l], scalars: mixWeights)
+            mix.gamma.value = Tensor(shape: [1], scalars: [gamma])
+            out = mix.forward((0..<l).map(layer))
+        } else {
+            switch layers {
+            case .all: out = all
+            case .top: out = layer(l - 1)
+            case .average:
+                var mean = [Float](repeating: 0, count: n * d)
+                all.withUnsafeBufferPointer { h in
+                    for k in 0..<l { for i in 0..<(n * d) { mean[i] += h[k * n * d + i] } }
+                }
+                for i in mean.indices { mean[i] /= Float(l) }
+                out = Tensor(shape: [n, d], scalars: mean)
+            }
+        }
+        guard let pool else { return out }
+        // Pool over the token axis of each layer: sentences are embedded one by one, so no padding is counted.
+        let groups = out.shape.count == 3 ? l : 1
+        var pooled = [Float](repeating: pool == .max ? -.infinity : 0, count: groups * d)
+        out.withUnsafeBufferPointer { h in
+            for g in 0..<groups {
+                for t in 0..<n {
+                    let row = (g * n + t) * d
+                    for j in 0..<d {
+                        pooled[g * d + j] = pool == .max ? Swift.max(pooled[g * d + j], h[row + j]) : pooled[g * d + j] + h[row + j]
+                    }
+                }
+            }
+        }
+        if pool == .mean { for i in pooled.indices { pooled[i] /= Float(n) } }
+        return Tensor(shape: groups == 1 ? [d] : [groups, d], scalars: pooled)
+    }
+}
+
+/// Where `elmo embed` puts each sentence's vectors.
+public protocol EmbeddingSink: AnyObject {
+    /// Sentence `index`'s output.
+    func put(_ index: Int, _ vectors: Tensor<Float>) throws
+    /// `batches` batches of the plan are complete (a resumable sink records it).
+    func committed(batches: Int) throws
+    /// Makes the output whole and puts it in place.
+    func finish() throws
+}
+
+/// Embeds a sentence file batch by batch into a sink.
+public enum EmbedJob {
+    /// Runs batches `first...` of `plan`; `report(done batches, sentences done)` after each.
+    public static func run(embedder: ELMoEmbedder<Float>, sentences: SentenceFile, settings: EmbedSettings, plan: [[Int]],
+                           from first: Int, into sink: EmbeddingSink, report: (Int, Int) -> Void) throws {
+        var done = plan[..<first].reduce(0) { $0 + $1.count }
+        for b in first..<plan.count {
+            let batch = plan[b]
+            let vectors = embedder.encode(batch.map { sentences.tokens($0) })
+            for (index, all) in zip(batch, vectors) { try sink.put(index, settings.select(all)) }
+            try sink.committed(batches: b + 1)
+            done += batch.count
+            report(b + 1, done)
+        }
+        try sink.finish()
+    }
+
+    /// The identity of a job: what its output's numbers depend on. A resume continues only the same job.
+    public static func identity(inputSHA256: String, checkpointSHA256: String, settings: EmbedSettings, keys: String,
+                                precision: ComputePrecision) -> String {
+        var digest = SHA256Digest()
+        digest.update(Array("swift-elmo embed 1\n\(inputSHA256)\n\(checkpointSHA256)\n\(settings.description)\n\(keys)\n\(precision.rawValue)\n".utf8))
+        return digest.hexDigest()
+    }
+}
+
+/// `allennlp elmo`'s HDF5 file, written in place batch by batch and resumable after a kill.
+///
+/// The file is built as `OUTPUT.partial`, beside `OUTPUT.progress` (the job's identity and how many batches of
+/// its plan are on disk, rewritten atomically at most every few seconds after the data is flushed). A rerun of
+/// the same command continues from there; at the end the file is renamed to `OUTPUT`. An existing `OUTPUT` or
+/// an unfinished run of another job is never touched without `overwrite`.
+public final class HDF5EmbeddingSink: EmbeddingSink {
+    public enum Start {
+        case fresh
+        case resumed(batches: Int)
+        case alreadyComplete
+    }
+
+    public let path: String
+    public let start: Start
+    private let partialPath: String
+    private let progressPath: String
+    private let job: String
+    private let batchCount: Int
+    private var offsets: [Int64] = []
+    private var byteCounts: [Int] = []
+    private var fd: Int32 = -1
+    private var lastRecorded = Date()
+    private var pending = 0
+    /// Seconds between progress records: at most this much work is redone after a kill.
+    public var recordInterval: TimeInterval = 5
+
+    /// Opens or creates the output for `job`. `layout` is called only when the file must be created.
+    public init(path: String, job: String, datasets: [EmbeddingHDF5.Dataset], batchCount: Int, overwrite: Bool, resumable: Bool,
+                layout: () -> (sentenceToIndex: [UInt8]?, attributes: [(String, String)])) throws {
+        self.path = path
+        self.job = job
+        self.batchCount = batchCount
+        partialPath = path + ".partial"
+        progressPath = path + ".progress"
+        byteCounts = datasets.map(\.byteCount)
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: path) && !overwrite {
+            let existing = try? HDF5File(path: path, role: "--output")
+            guard let existing, existing.stringAttribute("elmo_job") == job else {
+                throw InputError("--output \(path): exists and holds \(existing == nil ? "something other than an HDF5 file" : "another input, model or options"); pass --overwrite or choose another path")
+            }
+            start = .alreadyComplete
+            return
+        }
+        if !overwrite, resumable, fileManager.fileExists(atPath: progressPath), fileManager.fileExists(atPath: partialPath) {
+            let record = try Self.readProgress(progressPath)
+            guard record.job == job else {
+                throw InputError("--output \(path): \(partialPath) is an unfinished run of another input, model or options; pass --overwrite to start again")
+            }
+            guard let file = try? HDF5File(path: partialPath, role: "--output") else {
+                throw InputError("--output \(path): \(partialPath) cannot be resumed: truncated or damaged HDF5; pass --overwrite to start again")
+            }
+            guard file.stringAttribute("elmo_job") == job, file.rootLinkCount >= datasets.count else {
+                throw InputError("--output \(path): \(partialPath) does not hold this run's layout; pass --overwrite to start again")
+            }
+            for dataset in datasets {
+                guard let offset = file.dataOffset(dataset.name) else {
+                    throw InputError("--output \(path): \(partialPath) lacks dataset \(dataset.name.debugDescription); pass --overwrite to start again")
+                }
+                offsets.append(offset)
+            }
+            var info = stat()
+            let end = zip(offsets, byteCounts).map { $0 + Int64($1) }.max() ?? 0
+            guard stat(partialPath, &info) == 0, Int64(info.st_size) >= end else {
+                throw InputError("--output \(path): \(partialPath) is truncated (\(info.st_size) bytes, the layout needs \(end)); pass --overwrite to start again")
+            }
+            start = .resumed(batches: min(record.batches, batchCount))
+        } else {
+            unlink(progressPath)
+            let (json, attributes) = layout()
+            offsets = try EmbeddingHDF5.create(path: partialPath, datasets: datasets, sentenceToIndex: json,
+                                               attributes: attributes + [("elmo_job", job)])
+            start = .fresh
+        }
+        fd = open(partialPath, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw InputError("--output \(path): cannot open \(partialPath) for writing (\(String(cString: strerror(errno))))") }
+        if case .fresh = start { try record(batches: 0) }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    public var firstBatch: Int {
+        if case .resumed(let batches) = start { return batches }
+        return 0
+    }
+
+    public func put(_ index: Int, _ vectors: Tensor<Float>) throws {
+        precondition(vectors.scalars.count * MemoryLayout<Float>.size == byteCounts[index], "dataset \(index): shape differs from its layout")
+        try vectors.scalars.withUnsafeBytes { raw in
+            var written = 0
+            while written < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(offsets[index]) + off_t(written))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw RuntimeFailure("cannot write \(partialPath): \(String(cString: strerror(errno))) (rerun the same command to continue)")
+                }
+                written += n
+            }
+        }
+    }
+
+    public func committed(batches: Int) throws {
+        pending = batches
+        if Date().timeIntervalSince(lastRecorded) >= recordInterval { try record(batches: batches) }
+    }
+
+    /// Flushes the vectors, then records that `batches` batches are on disk: the record never runs ahead of the data.
+    private func record(batches: Int) throws {
+        guard fdatasync(fd) == 0 else { throw RuntimeFailure("cannot flush \(partialPath): \(String(cString: strerror(errno)))") }
+        let text = "{\"job\": \"\(job)\", \"batches\": \(batches), \"of\": \(batchCount)}\n"
+        try Files.writeAtomically(Array(text.utf8), to: progressPath)
+        lastRecorded = Date()
+    }
+
+    public func finish() throws {
+        try record(batches: pending)
+        close(fd)
+        fd = -1
+        guard rename(partialPath, path) == 0 else {
+            throw RuntimeFailure("cannot rename \(partialPath) to \(path): \(String(cString: strerror(errno)))")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
+        unlink(progressPath)
+    }
+
+    static func readProgress(_ path: String) throws -> (job: String, batches: Int) {
+        let object = try JSONText.parseObject(Files.readBytes(path, role: "progress file"), source: path)
+        guard let job = object["job"] as? String, let batches = object["batches"] as? Int, batches >= 0 else {
+            throw InputError("progress file \(path): not a progress record of elmo embed; delete it or pass --overwrite")
+        }
+        return (job, batches)
+    }
+}
+
+/// `.npz`: one array per sentence, key its line number, streamed as batches finish (not resumable).
+public final class NPZEmbeddingSink: EmbeddingSink {
+    private let writer: NumPy.NPZWriter
+    private let keys: (Int) -> String
+    public init(path: String, keys: @escaping (Int) -> String) throws {
+        writer = try NumPy.NPZWriter(path: path)
+        self.keys = keys
+    }
+    public func put(_ index: Int, _ vectors: Tensor<Float>) throws { try writer.add(keys(index), vectors) }
+    public func committed(batches: Int) throws {}
+    public func finish() throws { try writer.finish() }
+}
+
+/// `.jsonl`: one `{"tokens": …, "embedding": …}` line per sentence in input order; a sentence waits in memory
+/// until those before it are written (not resumable).
+public final class JSONLEmbeddingSink: EmbeddingSink {
+    private let path: String
+    private let tokens: (Int) -> [String]
+    private var waiting: [Int: Tensor<Float>] = [:]
+    private var next = 0
+    private var text: [UInt8] = []
+    public init(path: String, tokens: @escaping (Int) -> [String]) {
+        self.path = path
+        self.tokens = tokens
+    }
+    public func put(_ index: Int, _ vectors: Tensor<Float>) throws {
+        waiting[index] = vectors
+        while let ready = waiting.removeValue(forKey: next) {
+            let line = "{\"tokens\": [" + tokens(next).map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": " + Self.nested(ready) + "}\n"
+            text += Array(line.utf8)
+            next += 1
+        }
+    }
+    public func committed(batches: Int) throws {}
+    public func finish() throws { try Files.writeAtomically(text, to: path) }
+
+    static func nested(_ t: Tensor<Float>) -> String {
+        func level(_ dims: ArraySlice<Int>, _ offset: Int) -> String {
+            guard let first = dims.first else { return "\(t.scalars[offset])" }
+            let stride = dims.dropFirst().reduce(1, *)
+            return "[" + (0..<first).map { level(dims.dropFirst(), offset + $0 * stride) }.joined(separator: ", ") + "]"
+        }
+        return level(t.shape[...], 0)
+    }
+}

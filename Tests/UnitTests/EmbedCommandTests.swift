@@ -1,0 +1,196 @@
+import Foundation
+import Framework
+import Interop
+import Models
+import Testing
+import TestSupport
+
+/// `elmo embed` to HDF5 (AllenNLP's layout) through the real binary: the values equal the `.npz` output's, the
+/// layout has what AllenNLP's consumers read, the same job writes the same bytes, a run killed with SIGKILL
+/// resumes to the uninterrupted run's file, and bad inputs stop with one line without touching earlier output.
+@Suite("elmo embed: HDF5 output, resumable", .serialized)
+struct EmbedCommandTests {
+    /// A random-weight model wide enough that embedding a few thousand sentences takes seconds, and inputs.
+    static let directory: String = {
+        let d = RepositoryPaths.temporaryDirectory("embed-hdf5")
+        let options = BiLMOptions(cellSize: 256, projectionDim: 32, layerCount: 2, cellClip: 3, projectionClip: 3, skipConnections: true,
+                                  charEmbeddingDim: 8, filters: [[1, 16], [2, 16]], highwayCount: 1, maxCharactersPerToken: 50, activation: "relu")
+        var rng = SeededRandom(seed: 5)
+        let vocabulary = try! Vocabulary(tokens: ["the", "cat"])
+        let model = BidirectionalLM<Float>(options: options, vocabularySize: vocabulary.count, rng: &rng)
+        try! BiLMCheckpoint.parametersFile(model, vocabulary: vocabulary).write(to: "\(d)/model.safetensors")
+        let words = ["the", "cat", "sat", "on", "a", "mat", "naïve", "“quoted”", "dog", "ran", "."]
+        var lines: [String] = []
+        for i in 0..<4000 {
+            let n = 1 + rng.integer(below: i % 97 == 0 ? 60 : 25)
+            lines.append((0..<n).map { _ in words[rng.integer(below: words.count)] }.joined(separator: " "))
+        }
+        try! (lines.joined(separator: "\n") + "\n").write(toFile: "\(d)/corpus.txt", atomically: true, encoding: .utf8)
+        try! "the cat sat\n  a dog ran\t\nthe cat sat\nnaïve “quoted” .\n".write(toFile: "\(d)/small.txt", atomically: true, encoding: .utf8)
+        try! "the cat\n\nsat\n   \n".write(toFile: "\(d)/blank.txt", atomically: true, encoding: .utf8)
+        return d
+    }()
+
+    static func embed(_ arguments: [String]) throws -> BadInputTests.Outcome {
+        try BadInputTests.run(["embed", "--init-from-ckpt", "\(directory)/model"] + arguments)
+    }
+
+    static func bytes(_ path: String) throws -> [UInt8] { try Files.readBytes(path, role: "test") }
+
+    /// The float32 arrays of an `.npz` as `elmo embed` writes it (zip entries stored, .npy version 1.0), by name.
+    static func storedNPZ(_ path: String) throws -> [String: [Float]] {
+        let zip = try bytes(path)
+        func u16(_ i: Int) -> Int { Int(zip[i]) | Int(zip[i + 1]) << 8 }
+        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+        var arrays: [String: [Float]] = [:], at = 0
+        while at + 30 <= zip.count, u32(at) == 0x0403_4B50 {
+            let size = u32(at + 18), nameLength = u16(at + 26), extra = u16(at + 28)
+            let name = String(decoding: zip[(at + 30)..<(at + 30 + nameLength)], as: UTF8.self)
+            let data = at + 30 + nameLength + extra, header = u16(data + 8)
+            let payload = Array(zip[(data + 10 + header)..<(data + size)])
+            arrays[String(name.dropLast(4))] = payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            at = data + size
+        }
+        return arrays
+    }
+
+    @Test func hdf5HoldsTheNPZValuesInAllenNLPsLayout() throws {
+        let d = Self.directory, out = RepositoryPaths.temporaryDirectory("embed-layout")
+        for (flags, shape) in [([String](), [3, -1, 64]), (["--layers", "top"], [-1, 64]), (["--layers", "average"], [-1, 64]),
+                               (["--mix-weights", "0.5,-1,2", "--gamma", "0.7"], [-1, 64]), (["--pool", "max"], [3, 64]),
+                               (["--layers", "top", "--pool", "mean"], [64])] {
+            let name = flags.isEmpty ? "all" : flags.joined(separator: "_")
+            let h5 = try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/\(name).hdf5"] + flags)
+            #expect(h5.status == 0, "\(flags): \(h5.stderr)")
+            let npz = try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/\(name).npz"] + flags)
+            #expect(npz.status == 0, "\(flags): \(npz.stderr)")
+            let file = try HDF5File(path: "\(out)/\(name).hdf5", role: "test")
+            let arrays = try Self.storedNPZ("\(out)/\(name).npz")
+            #expect(file.rootLinkCount == 5, "\(flags): datasets 0…3 and sentence_to_index")
+            for (i, n) in [3, 3, 3, 3].enumerated() {
+                let (actualShape, values) = try file.floats(String(i))
+                #expect(actualShape == shape.map { $0 == -1 ? n : $0 }, "\(flags) \(i)")
+                #expect(values == arrays[String(i)], "\(flags) \(i): HDF5 and npz values differ")
+            }
+            #expect(file.stringDataset("sentence_to_index") == #"{"the cat sat": "2", "a dog ran": "1", "na\u00efve \u201cquoted\u201d .": "3"}"#)
+            #expect(file.stringAttribute("elmo_input_sha256") == (try SentenceFile(path: "\(d)/small.txt", role: "test")).sha256)
+        }
+        // The mix is AllenNLP's: γ · Σ softmax(w)_k · h_k over the layers of `all`.
+        let all = try HDF5File(path: "\(out)/all.hdf5", role: "test").floats("1").values
+        let mixed = try HDF5File(path: "\(out)/--mix-weights_0.5,-1,2_--gamma_0.7.hdf5", role: "test").floats("1").values
+        let w = [0.5, -1, 2].map { exp(Float($0)) }, s = w.reduce(0, +), per = 3 * 64
+        for i in 0..<per {
+            let expected = 0.7 * (0..<3).reduce(Float(0)) { $0 + w[$1] / s * all[$1 * per + i] }
+            #expect(abs(mixed[i] - expected) <= 1e-5 * max(1, abs(expected)))
+        }
+        // Sentence keys instead of line numbers; or no sentence_to_index.
+        try BadInputTests.expectRejected(["embed", "--init-from-ckpt", "\(d)/model", "--input", "\(d)/small.txt", "--output", "\(out)/keys.hdf5",
+                                          "--use-sentence-keys"], mentions: ["--use-sentence-keys", "lines 0 and 2"])
+        try "the cat sat\nnaïve “quoted” .\n".write(toFile: "\(out)/unique.txt", atomically: true, encoding: .utf8)
+        #expect(try Self.embed(["--input", "\(out)/unique.txt", "--output", "\(out)/keys.hdf5", "--use-sentence-keys"]).status == 0)
+        let keyed = try HDF5File(path: "\(out)/keys.hdf5", role: "test")
+        #expect(keyed.rootLinkCount == 2 && keyed.hasDataset("naïve “quoted” .") && !keyed.hasDataset("sentence_to_index"))
+        #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/forget.hdf5", "--forget-sentences"]).status == 0)
+        let forgot = try HDF5File(path: "\(out)/forget.hdf5", role: "test")
+        #expect(forgot.rootLinkCount == 4 && !forgot.hasDataset("sentence_to_index"))
+    }
+
+    @Test func killedFiveTimesAndResumedEqualsAnUninterruptedRun() throws {
+        let d = Self.directory, out = RepositoryPaths.temporaryDirectory("embed-resume")
+        let common = ["--input", "\(d)/corpus.txt", "--layers", "top", "--batch-size", "16", "--record-seconds", "0"]
+        // Time the start-up (model load, hashing, layout) and the work, to kill runs in the middle of the work.
+        var started = Date()
+        #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/small.hdf5"]).status == 0)
+        let startup = Date().timeIntervalSince(started)
+        started = Date()
+        let whole = try Self.embed(common + ["--output", "\(out)/whole.hdf5"])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let work = max(Date().timeIntervalSince(started) - startup, 0.5)
+        // Again from nothing: the same bytes (no timestamps in the file).
+        #expect(try Self.embed(common + ["--output", "\(out)/again.hdf5"]).status == 0)
+        #expect(try Self.bytes("\(out)/whole.hdf5") == Self.bytes("\(out)/again.hdf5"))
+
+        var rng = SeededRandom(seed: 99)
+        var resumedWithProgress = 0
+        for _ in 0..<5 {
+            let hadProgress = FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.progress")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: BadInputTests.binary)
+            process.arguments = ["embed", "--init-from-ckpt", "\(d)/model"] + common + ["--output", "\(out)/killed.hdf5"]
+            process.currentDirectoryURL = URL(fileURLWithPath: RepositoryPaths.root)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Each round gets 5–15 % of the work done: about half is left for the final run.
+            usleep(UInt32((startup + (0.05 + 0.1 * rng.uniform(0.0, 1.0)) * work) * 1_000_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if hadProgress { resumedWithProgress += 1 }
+            #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5"), "a killed run must not leave the final name")
+        }
+        #expect(resumedWithProgress >= 3, "most restarts should find a progress record to continue from")
+        let last = try Self.embed(common + ["--output", "\(out)/killed.hdf5"])
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(last.stderr.contains("resuming"), "\(last.stderr)")
+        #expect(try Self.bytes("\(out)/killed.hdf5") == Self.bytes("\(out)/whole.hdf5"))
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.partial"))
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.progress"))
+        // The same command once more: nothing to do.
+        let again = try Self.embed(common + ["--output", "\(out)/killed.hdf5"])
+        #expect(again.status == 0 && again.stdout.contains("already complete"), "\(again.stdout)")
+    }
+
+    @Test func badInputsStopWithOneLineAndKeepEarlierOutput() throws {
+        let d = Self.directory, out = RepositoryPaths.temporaryDirectory("embed-bad")
+        let base = ["embed", "--init-from-ckpt", "\(d)/model", "--input", "\(d)/small.txt"]
+        try BadInputTests.expectRejected(["embed", "--init-from-ckpt", "\(d)/model", "--input", "\(d)/blank.txt", "--output", "\(out)/x.hdf5"],
+                                         mentions: ["blank.txt", "empty lines at 0-based indexes [1, 3]"])
+        // An existing output of another job (here: other layers) is refused and left as it was.
+        #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/done.hdf5"]).status == 0)
+        let before = try Self.bytes("\(out)/done.hdf5")
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/done.hdf5", "--layers", "top"], mentions: ["done.hdf5", "--overwrite"])
+        #expect(try Self.bytes("\(out)/done.hdf5") == before)
+        try "not hdf5\n".write(toFile: "\(out)/text.hdf5", atomically: true, encoding: .utf8)
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/text.hdf5"], mentions: ["text.hdf5", "something other than an HDF5 file"])
+        #expect(try String(contentsOfFile: "\(out)/text.hdf5", encoding: .utf8) == "not hdf5\n")
+        // --overwrite replaces it.
+        #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/done.hdf5", "--layers", "top", "--overwrite"]).status == 0)
+        #expect(try HDF5File(path: "\(out)/done.hdf5", role: "test").shape("0") == [3, 64])
+        // A truncated unfinished run is refused, not repaired or deleted.
+        let common = ["--input", "\(d)/corpus.txt", "--layers", "top", "--output", "\(out)/cut.hdf5"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BadInputTests.binary)
+        process.arguments = ["embed", "--init-from-ckpt", "\(d)/model", "--record-seconds", "0"] + common
+        process.currentDirectoryURL = URL(fileURLWithPath: RepositoryPaths.root)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        while !FileManager.default.fileExists(atPath: "\(out)/cut.hdf5.progress") && process.isRunning { usleep(20_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let partial = try Self.bytes("\(out)/cut.hdf5.partial")
+        precondition(FileManager.default.createFile(atPath: "\(out)/cut.hdf5.partial", contents: Data(partial.prefix(partial.count / 2))))
+        try BadInputTests.expectRejected(["embed", "--init-from-ckpt", "\(d)/model"] + common, mentions: ["cut.hdf5.partial", "truncated", "--overwrite"])
+        #expect(try Self.bytes("\(out)/cut.hdf5.partial").count == partial.count / 2)
+        // Arguments.
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/m.hdf5", "--mix-weights", "1,2"], mentions: ["--mix-weights 1,2", "2 weights", "3 layers"])
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/m.hdf5", "--mix-weights", "1,x,2"], mentions: ["--mix-weights 1,x,2"])
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/m.hdf5", "--gamma", "2"], mentions: ["--gamma", "--mix-weights"])
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/m.hdf5", "--pool", "median"], mentions: ["--pool median"])
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/m.npz", "--use-sentence-keys"], mentions: ["--use-sentence-keys", ".hdf5"])
+        try BadInputTests.expectRejected(base + ["--output", "\(out)/m.hdf5", "--stateful", "--max-tokens-per-batch", "100"],
+                                         mentions: ["--max-tokens-per-batch", "--stateful"])
+        try BadInputTests.expectRejected(base + ["--output", "\(d)/small.txt/x.hdf5"], mentions: ["--output", "small.txt"])
+    }
+
+    @Test func tokenBudgetBatchesByLength() {
+        var settings = EmbedSettings()
+        settings.batchSize = 3
+        settings.maxTokensPerBatch = 10
+        // Sorted by length (ties by line), ≤ 3 sentences and ≤ 10 padded tokens each; a 12-token line runs alone.
+        #expect(settings.batches(tokenCounts: [5, 1, 12, 2, 2, 4, 1]) == [[1, 6, 3], [4, 5], [0], [2]])
+        settings.stateful = true
+        settings.maxTokensPerBatch = nil
+        #expect(settings.batches(tokenCounts: [5, 1, 12, 2, 2, 4, 1]) == [[0, 1, 2], [3, 4, 5], [6]])
+    }
+}
