@@ -234,3 +234,42 @@ static inline long long elmo_h5_read_string_dataset(hid_t file, const char *name
     H5Dclose(dataset);
     return length;
 }
+
+/// Creates the groups along `path` that do not exist yet (each without timestamps); 0 on success.
+static inline int elmo_h5_ensure_groups(hid_t file, const char *path) {
+    char prefix[1024];
+    size_t n = strlen(path);
+    if (n >= sizeof prefix) return -1;
+    for (size_t i = 1; i < n; i++) {
+        if (path[i] != '/') continue;
+        memcpy(prefix, path, i);
+        prefix[i] = 0;
+        if (H5Lexists(file, prefix, H5P_DEFAULT) > 0) continue;
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+        H5Pset_obj_track_times(gcpl, 0);
+        hid_t group = H5Gcreate2(file, prefix, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        if (group < 0) return -1;
+        H5Gclose(group);
+    }
+    return 0;
+}
+
+/// Writes float32 dataset `path` (groups created as needed) holding `data`, row-major; 0 on success.
+static inline int elmo_h5_write_float_array(hid_t file, const char *path, int rank, const unsigned long long *dims, const float *data) {
+    if (rank < 1 || rank > 16 || elmo_h5_ensure_groups(file, path) != 0) return -1;
+    hsize_t extents[16];
+    for (int i = 0; i < rank; i++) extents[i] = dims[i];
+    hid_t space = H5Screate_simple(rank, extents, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t dataset = H5Dcreate2(file, path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int status = -1;
+    if (dataset >= 0) {
+        status = H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ? -1 : 0;
+        H5Dclose(dataset);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return status;
+}

@@ -52,7 +52,7 @@ public final class HDF5File {
 public enum AllenNLPWeights {
     /// Datasets of the bilm-tf `dump_weights` layout for each of our parameters, with the shape
     /// expected in the file (`nil` = the parameter's own shape).
-    static func sources(_ options: BiLMOptions) -> [(parameter: String, dataset: String, fileShape: [Int]?)] {
+    public static func sources(_ options: BiLMOptions) -> [(parameter: String, dataset: String, fileShape: [Int]?)] {
         var list: [(String, String, [Int]?)] = [("char_cnn.char_embed", "char_embed", nil)]
         for (k, filter) in options.filters.enumerated() {
             list.append(("char_cnn.conv_\(k).weight", "CNN/W_cnn_\(k)", [1, filter[0], options.charEmbeddingDim, filter[1]]))
@@ -113,6 +113,25 @@ public enum AllenNLPWeights {
         }
         for p in model.softmax.parameters { p.value.zero() }
         return (model, vocabulary)
+    }
+
+    /// Writes `model`'s char-CNN and LSTMs as the pair AllenNLP and bilm-tf load: `optionsPath` (options.json) and
+    /// `weightsPath` (bilm-tf's `dump_weights` layout; the character table without its padding row 0, which only
+    /// padding reads). ``load(optionsPath:weightsPath:)`` reads the pair back to the same weights bit for bit.
+    public static func export(_ model: BidirectionalLM<Float>, optionsPath: String, weightsPath: String) throws {
+        let writer = try HDF5ArrayWriter(path: weightsPath, role: "--output-weights")
+        let byName = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0) })
+        for (name, dataset, fileShape) in sources(model.options) {
+            guard let parameter = byName[name] else { continue }
+            if name == "char_cnn.char_embed" {
+                let columns = parameter.shape[1]
+                try writer.write(dataset, shape: [parameter.shape[0] - 1, columns], values: Array(parameter.value.scalars[columns...]))
+            } else {
+                try writer.write(dataset, shape: fileShape ?? parameter.shape, values: parameter.value.scalars)
+            }
+        }
+        try writer.commit()
+        try Files.writeAtomically(Array((model.options.jsonText() + "\n").utf8), to: optionsPath)
     }
 
     /// Writes the imported model as checkpoint `DIR/STEP` (parameters only; marked as having no LM head).

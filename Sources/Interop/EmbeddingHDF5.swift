@@ -93,3 +93,45 @@ extension HDF5File {
     /// How many links the root group holds.
     public var rootLinkCount: Int { Int(elmo_h5_root_link_count(handle)) }
 }
+
+/// A new HDF5 file of float32 arrays, written beside its final name and renamed into place by ``commit()``: an
+/// interrupted write never leaves a half file under `path`, nor replaces an earlier one.
+public final class HDF5ArrayWriter {
+    public let path: String
+    private let role: String
+    private let temporary: String
+    private var handle: hid_t
+
+    public init(path: String, role: String) throws {
+        self.path = path
+        self.role = role
+        temporary = "\(path).tmp-\(getpid())"
+        handle = elmo_h5_create(temporary)
+        guard handle >= 0 else { throw InputError("\(role) \(path): cannot create an HDF5 file there") }
+    }
+
+    deinit {
+        if handle >= 0 {
+            _ = elmo_h5_close_checked(handle)
+            unlink(temporary)
+        }
+    }
+
+    /// Dataset `name` (slash-separated groups are created) of `shape` holding `values`.
+    public func write(_ name: String, shape: [Int], values: [Float]) throws {
+        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+        let dims = shape.map { UInt64($0) }
+        let status = values.withUnsafeBufferPointer { v in dims.withUnsafeBufferPointer { elmo_h5_write_float_array(handle, name, Int32(shape.count), $0.baseAddress, v.baseAddress) } }
+        guard status == 0 else { throw InputError("\(role) \(path): cannot write dataset \(name) (is the disk full?)") }
+    }
+
+    /// Closes the file and puts it at `path`.
+    public func commit() throws {
+        let status = elmo_h5_close_checked(handle)
+        handle = -1
+        guard status == 0, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw InputError("\(role) \(path): cannot finish the file (\(String(cString: strerror(errno))))")
+        }
+    }
+}

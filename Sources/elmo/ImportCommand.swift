@@ -46,3 +46,41 @@ struct ExportCommand: ParsableCommand {
         print("wrote \(output)/elmo.safetensors (\(encoderCount) encoder parameters; the softmax's \(model.parameterCount - encoderCount) left out), options.json, vocab.txt (\(vocabulary.count) tokens)")
     }
 }
+
+/// Our checkpoint → the `options.json` + `weights.hdf5` pair that AllenNLP (`Elmo`, `ElmoEmbedder`) and bilm-tf load.
+struct ExportAllenNLPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-allennlp",
+        abstract: "Write a checkpoint's char-CNN and LSTMs as AllenNLP/bilm-tf options.json + weights.hdf5 (no softmax).")
+
+    @Option(help: "Checkpoint DIR/STEP (default: the shipped model).") var initFromCkpt = ShippedModels.elmo
+    @Option(help: "options.json to write.") var outputOptions: String
+    @Option(help: "weights .hdf5 to write (bilm-tf's dump_weights layout).") var outputWeights: String
+
+    func run() throws {
+        try Files.ensureParentDirectory(of: outputOptions, role: "--output-options")
+        try Files.ensureParentDirectory(of: outputWeights, role: "--output-weights")
+        let (model, _) = try BiLMCheckpoint.loadModel(initFromCkpt)
+        try AllenNLPWeights.export(model, optionsPath: outputOptions, weightsPath: outputWeights)
+        print("wrote \(outputOptions) and \(outputWeights): \(model.parameterCount - model.softmax.parameterCount) parameters "
+              + "(\(model.options.layerCount) layers of \(model.options.cellSize) cells, projection \(model.options.projectionDim)); the softmax is not part of the format")
+    }
+}
+
+/// bilm-tf's `dump_token_embeddings`: one `embedding` dataset [vocabulary lines, P], row k the char-CNN vector of line k.
+struct DumpTokenEmbeddingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump-token-embeddings",
+        abstract: "Write the char-CNN token vector of every vocabulary line to HDF5 (bilm-tf's dump_token_embeddings).")
+
+    @Option(help: "Checkpoint DIR/STEP (default: the shipped model).") var initFromCkpt = ShippedModels.elmo
+    @Option(help: "Vocabulary: one token per line; row k of the output is line k.") var vocabFile: String
+    @Option(help: "HDF5 file to write (dataset `embedding`).") var output = "token_embeddings.hdf5"
+
+    func run() throws {
+        try Files.ensureParentDirectory(of: output, role: "--output")
+        let (model, _) = try BiLMCheckpoint.loadModel(initFromCkpt)
+        let rows = try TokenEmbeddings.dump(model, vocabularyPath: vocabFile, outputPath: output)
+        print("wrote \(output): embedding [\(rows), \(model.tokenDim)]")
+    }
+}

@@ -95,7 +95,8 @@ def char_ids(token):
 
 
 class Reference:
-    def __init__(self, w):
+    def __init__(self, w, options=OPTIONS):
+        self.options = options
         self.w = {k: v.astype(np.float64) for k, v in w.items()}
         self.table = np.vstack([np.zeros((1, w["char_embed"].shape[1])), self.w["char_embed"]])
         self.clips = {"cell": 0, "proj": 0, "total": 0}
@@ -103,12 +104,12 @@ class Reference:
     def token(self, token):
         e = self.table[char_ids(token)]                    # [50, E]
         pooled = []
-        for k, (width, n) in enumerate(OPTIONS["char_cnn"]["filters"]):
+        for k, (width, n) in enumerate(self.options["char_cnn"]["filters"]):
             W = self.w[f"CNN/W_cnn_{k}"][0]                 # [w, E, n]
             z = np.stack([np.einsum("ke,ken->n", e[p:p + width], W) for p in range(50 - width + 1)])
             pooled.append(np.maximum(z.max(0) + self.w[f"CNN/b_cnn_{k}"], 0))
         x = np.concatenate(pooled)
-        for h in range(OPTIONS["char_cnn"]["n_highway"]):
+        for h in range(self.options["char_cnn"]["n_highway"]):
             g = 1 / (1 + np.exp(-(x @ self.w[f"CNN_high_{h}/W_carry"] + self.w[f"CNN_high_{h}/b_carry"])))
             t = np.maximum(x @ self.w[f"CNN_high_{h}/W_transform"] + self.w[f"CNN_high_{h}/b_transform"], 0)
             x = g * t + (1 - g) * x
@@ -125,12 +126,12 @@ class Reference:
             z = np.concatenate([x, h]) @ W + B
             i, j, f, o = z[:C], z[C:2 * C], z[2 * C:3 * C], z[3 * C:]
             c = sig(f + 1) * c + sig(i) * np.tanh(j)
-            self.clips["cell"] += int(np.sum(np.abs(c) > OPTIONS["lstm"]["cell_clip"]))
-            c = np.clip(c, -OPTIONS["lstm"]["cell_clip"], OPTIONS["lstm"]["cell_clip"])
+            self.clips["cell"] += int(np.sum(np.abs(c) > self.options["lstm"]["cell_clip"]))
+            c = np.clip(c, -self.options["lstm"]["cell_clip"], self.options["lstm"]["cell_clip"])
             h = (sig(o) * np.tanh(c)) @ PW
-            self.clips["proj"] += int(np.sum(np.abs(h) > OPTIONS["lstm"]["proj_clip"]))
+            self.clips["proj"] += int(np.sum(np.abs(h) > self.options["lstm"]["proj_clip"]))
             self.clips["total"] += C
-            h = np.clip(h, -OPTIONS["lstm"]["proj_clip"], OPTIONS["lstm"]["proj_clip"])
+            h = np.clip(h, -self.options["lstm"]["proj_clip"], self.options["lstm"]["proj_clip"])
             out.append(h)
         return out, (c, h)
 
@@ -141,7 +142,7 @@ class Reference:
         new_states = {}
         for d in range(2):
             xs = tokens if d == 0 else tokens[::-1]
-            for l in range(OPTIONS["lstm"]["n_layers"]):
+            for l in range(self.options["lstm"]["n_layers"]):
                 out, new_states[(d, l)] = self.lstm(d, l, xs, states[(d, l)])
                 if l >= 1:
                     out = [o + x for o, x in zip(out, xs)]
@@ -150,7 +151,7 @@ class Reference:
         n = len(words)
         rep = [np.concatenate([tokens[k], tokens[k]]) for k in range(1, n + 1)]
         result = [rep]
-        for l in range(OPTIONS["lstm"]["n_layers"]):
+        for l in range(self.options["lstm"]["n_layers"]):
             result.append([np.concatenate([layers[(0, l)][k], layers[(1, l)][k]]) for k in range(1, n + 1)])
         return np.array(result), new_states
 
