@@ -18,7 +18,8 @@ public struct EmbedSettings: Sendable {
     /// One vector per sentence (per layer for `all`): the mean or maximum over its tokens.
     public var pool: Pool? = nil
     public var batchSize = 64
-    /// At most this many padded tokens (sentences × the longest one's tokens) per batch.
+    /// At most this many padded tokens (sentences × the longest one's tokens) per batch; a longer sentence runs
+    /// alone, in pieces of this many positions with the LSTM state carried across them.
     public var maxTokensPerBatch: Int? = nil
     public var stateful = false
 
@@ -47,7 +48,7 @@ public struct EmbedSettings: Sendable {
     }
 
     /// Sentence indexes per batch. Stateless: sorted by length (ties by position), at most `batchSize` sentences
-    /// and `maxTokensPerBatch` padded tokens each (a longer sentence goes alone). Stateful: consecutive runs of
+    /// and `maxTokensPerBatch` padded tokens each (a longer sentence goes alone, and is run in pieces). Stateful: consecutive runs of
     /// `batchSize`, row r of each batch continuing row r of the one before.
     public func batches(tokenCounts: [Int32]) -> [[Int]] {
         if stateful {
@@ -130,7 +131,12 @@ public enum EmbedJob {
         var done = plan[..<first].reduce(0) { $0 + $1.count }
         for b in first..<plan.count {
             let batch = plan[b]
-            let vectors = embedder.encode(batch.map { sentences.tokens($0) })
+            let vectors: [Tensor<Float>]
+            if let budget = settings.maxTokensPerBatch, !settings.stateful, batch.count == 1, Int(sentences.tokenCounts[batch[0]]) > budget {
+                vectors = [embedder.encodeChunked(sentences.tokens(batch[0]), chunkSteps: budget)]
+            } else {
+                vectors = embedder.encode(batch.map { sentences.tokens($0) })
+            }
             for (index, all) in zip(batch, vectors) { try sink.put(index, settings.select(all)) }
             try sink.committed(batches: b + 1)
             done += batch.count

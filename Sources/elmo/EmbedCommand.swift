@@ -24,7 +24,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "The scalar mix's γ (with --mix-weights).") var gamma: Double?
     @Option(help: "One vector per sentence: mean or max over its tokens (per layer with --layers all).") var pool: String?
     @Option(help: "Sentences per batch.") var batchSize = 64
-    @Option(help: "At most this many padded tokens (sentences × the longest's tokens) per batch; a longer sentence runs alone.")
+    @Option(help: "At most this many padded tokens (sentences × the longest's tokens) per batch; a longer sentence runs alone, in pieces with the LSTM state carried.")
     var maxTokensPerBatch: Int?
     @Flag(help: "Carry LSTM state across batches per batch row (AllenNLP ElmoEmbedder); such a run cannot resume.") var stateful = false
     @Flag(help: "HDF5: name datasets by the sentence itself instead of its line number (no sentence_to_index).") var useSentenceKeys = false

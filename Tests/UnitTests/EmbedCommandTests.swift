@@ -93,6 +93,17 @@ struct EmbedCommandTests {
         #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/forget.hdf5", "--forget-sentences"]).status == 0)
         let forgot = try HDF5File(path: "\(out)/forget.hdf5", role: "test")
         #expect(forgot.rootLinkCount == 4 && !forgot.hasDataset("sentence_to_index"))
+        // A token budget below the longest line: that line runs alone in pieces, with the same vectors.
+        let long = (0..<70).map { ["the", "cat", "naïve", "."][$0 % 4] }.joined(separator: " ")
+        try "a dog\n\(long)\nthe cat sat\n".write(toFile: "\(out)/long.txt", atomically: true, encoding: .utf8)
+        #expect(try Self.embed(["--input", "\(out)/long.txt", "--output", "\(out)/whole.hdf5"]).status == 0)
+        #expect(try Self.embed(["--input", "\(out)/long.txt", "--output", "\(out)/pieces.hdf5", "--max-tokens-per-batch", "16"]).status == 0)
+        let whole = try HDF5File(path: "\(out)/whole.hdf5", role: "test"), pieces = try HDF5File(path: "\(out)/pieces.hdf5", role: "test")
+        for name in ["0", "1", "2"] {
+            let a = try whole.floats(name), b = try pieces.floats(name)
+            #expect(a.shape == b.shape)
+            #expect(zip(a.values, b.values).map { abs($0 - $1) }.max()! <= 1e-5, "line \(name)")
+        }
     }
 
     @Test func killedFiveTimesAndResumedEqualsAnUninterruptedRun() throws {
@@ -192,5 +203,24 @@ struct EmbedCommandTests {
         settings.stateful = true
         settings.maxTokensPerBatch = nil
         #expect(settings.batches(tokenCounts: [5, 1, 12, 2, 2, 4, 1]) == [[0, 1, 2], [3, 4, 5], [6]])
+    }
+}
+
+@Suite("ELMoEmbedder: long sentences in pieces")
+struct ChunkedEmbeddingTests {
+    @Test func piecesWithCarriedStateEqualTheWholeSentence() throws {
+        var rng = SeededRandom(seed: 31)
+        let model = BidirectionalLM<Float>(options: PretrainTests.options, vocabularySize: 5, rng: &rng)
+        let embedder = ELMoEmbedder(model: model, vocabulary: try Vocabulary(tokens: ["a", "b"]))
+        let words = (0..<41).map { _ in ["a", "b", "cat", "naïve", "."][rng.integer(below: 5)] }
+        let whole = embedder.encode([words])[0]
+        for steps in [1, 2, 7, 43, 100] {
+            let pieces = embedder.encodeChunked(words, chunkSteps: steps)
+            #expect(pieces.shape == whole.shape)
+            let worst = zip(pieces.scalars, whole.scalars).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-5, "pieces of \(steps): max |Δ| \(worst)")
+        }
+        let single = zip(embedder.encodeChunked(["a"], chunkSteps: 1).scalars, embedder.encode([["a"]])[0].scalars).map { abs($0 - $1) }.max()!
+        #expect(single <= 1e-5)
     }
 }

@@ -43,6 +43,69 @@ public final class ELMoEmbedder<T: Scalar> {
         return result.map { $0! }
     }
 
+    /// One sentence, stateless, in pieces of at most `chunkSteps` positions (`<S>` and `</S>` included): each
+    /// direction carries its LSTM state from one piece to the next, the backward LM walking the pieces from the
+    /// end. The same [L + 1, n, 2P] as ``encode(_:)`` up to float rounding, with memory bounded by the piece instead
+    /// of the sentence: what lets a 2,000-token line through without its whole-sentence caches.
+    @_specialize(exported: true, where T == Float)
+    public func encodeChunked(_ words: [String], chunkSteps: Int) -> Tensor<T> {
+        precondition(chunkSteps > 0)
+        let n = words.count, positions = n + 2, p = model.outputDim, width = CharacterIDs.tokenLength
+        let chars = EncodedSentence(words: words, vocabulary: vocabulary).chars
+        var tokens = [T](repeating: 0, count: positions * p)
+        for start in stride(from: 0, to: positions, by: chunkSteps) {
+            let end = min(start + chunkSteps, positions)
+            let (vectors, _) = model.charCNN.forward(chars: Array(chars[(start * width)..<(end * width)]))
+            tokens.replaceSubrange((start * p)..<(end * p), with: vectors.scalars)
+        }
+        // Per direction: layer l's output at each real position 1…n, [layers, n, P].
+        func runDirection(_ direction: Direction) -> [T] {
+            var states = model.zeroStates(batch: 1)[direction]
+            var rng = SeededRandom(seed: 0)   // unused: no dropout
+            let layers = model.options.layerCount
+            var out = [T](repeating: 0, count: layers * n * p)
+            for start in stride(from: 0, to: positions, by: chunkSteps) {
+                let steps = min(chunkSteps, positions - start)
+                // Step s of the forward LM reads position s; of the backward LM, position n + 1 − s.
+                let position = { (s: Int) in direction == .forward ? s : n + 1 - s }
+                var x = Tensor<T>(shape: [steps, p])
+                for k in 0..<steps {
+                    let from = position(start + k) * p
+                    x.scalars.replaceSubrange((k * p)..<((k + 1) * p), with: tokens[from..<(from + p)])
+                }
+                let cache = model.runStack(direction, input: x, steps: steps, states: &states,
+                                           dropout: Dropout(rate: 0), training: false, rng: &rng).cache
+                for (l, output) in cache.layerOutputs.enumerated() {
+                    for k in 0..<steps {
+                        let j = position(start + k)
+                        guard j >= 1, j <= n else { continue }   // <S>, </S>: not part of the result
+                        let row = (l * n + j - 1) * p
+                        out.replaceSubrange(row..<(row + p), with: output.scalars[(k * p)..<((k + 1) * p)])
+                    }
+                }
+            }
+            return out
+        }
+        var forward: [T] = [], backward: [T] = []
+        Parallel.both({ forward = runDirection(.forward) }, { backward = runDirection(.backward) })
+        var result = Tensor<T>(shape: [layerCount, n, 2 * p])
+        for j in 0..<n {
+            let token = (j + 1) * p
+            for c in 0..<p {
+                result.scalars[j * 2 * p + c] = tokens[token + c]
+                result.scalars[j * 2 * p + p + c] = tokens[token + c]
+            }
+            for l in 0..<(layerCount - 1) {
+                let dst = ((l + 1) * n + j) * 2 * p, src = (l * n + j) * p
+                for c in 0..<p {
+                    result.scalars[dst + c] = forward[src + c]
+                    result.scalars[dst + p + c] = backward[src + c]
+                }
+            }
+        }
+        return result
+    }
+
     /// Where a sentence's positions sit in a pass's time-major tensors ([steps·rows, …], step-major): position
     /// j of row r's `<S> w₁ … wₙ </S>` is step j of the forward LM and step n + 1 − j of the backward LM.
     /// The one owner of that layout: ``run(_:states:)`` writes through it, ``representation(_:row:layer:outputDim:keepBoundaries:)``
