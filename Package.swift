@@ -15,6 +15,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -65,6 +69,19 @@ let package = Package(
         /// Other projects' formats: AllenNLP / bilm-tf ELMo weights (hdf5).
         .target(name: "Interop", dependencies: ["Framework", "Models", "CHDF5"]),
 
+        /// `elmo serve`: the embedder behind HTTP (Hummingbird 2), with dynamic batching, limits and Prometheus metrics.
+        .target(
+            name: "Serving",
+            dependencies: [
+                "Framework", "Models", "Interop",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         /// Exit codes and one-line errors for the command-line programs.
         .target(
             name: "CLISupport",
@@ -76,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "elmo",
             dependencies: [
-                "Framework", "Models", "Heads", "Optimizers", "CLISupport", "Interop",
+                "Framework", "Models", "Heads", "Optimizers", "CLISupport", "Interop", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -104,6 +121,13 @@ let package = Package(
         .testTarget(
             name: "UnitTests",
             dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport", "Interop", "CKernels"]
+        ),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: [
+                "Framework", "Models", "Interop", "Serving", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )
