@@ -73,7 +73,7 @@ public struct EmbedRequest: Sendable {
             settings.pool = EmbedSettings.Pool(rawValue: name)
         }
         guard let raw = object["sentences"] else { throw APIError(400, field: "sentences", "missing") }
-        guard let list = raw as? [Any], !JSONText.isBoolean(raw) else {
+        guard let list = raw as? [Any] else {
             throw APIError(400, field: "sentences", "expected an array of token arrays or of strings")
         }
         guard !list.isEmpty else { throw APIError(400, field: "sentences", "empty: nothing to embed") }

@@ -53,7 +53,8 @@ struct ServeCommand: ParsableCommand {
         batching.maxQueuedTokens = maxQueueTokens
         batching.computeThreads = computeThreads
         let server = try EmbeddingServer(modelName: initFromCkpt, limits: limits, batching: batching) {
-            try ELMoEmbedder(checkpoint: initFromCkpt, precision: arithmetic)
+            // A batch never has more sentences than tokens: one pass per batch.
+            try ELMoEmbedder(checkpoint: initFromCkpt, batchSize: maxBatchTokens, precision: arithmetic)
         }
         let host = self.host
         let finished = DispatchSemaphore(value: 0)
