@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Heads", targets: ["Heads"]),
         .library(name: "Optimizers", targets: ["Optimizers"]),
         .executable(name: "elmo", targets: ["elmo"]),
+        .executable(name: "elmo-serve", targets: ["elmo-serve"]),
         .executable(name: "bench", targets: ["bench"]),
     ],
     dependencies: [
@@ -93,7 +94,15 @@ let package = Package(
         .executableTarget(
             name: "elmo",
             dependencies: [
-                "Framework", "Models", "Heads", "Optimizers", "CLISupport", "Interop", "Serving",
+                "Framework", "Models", "Heads", "Optimizers", "CLISupport", "Interop",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        /// `elmo serve` (which runs this program): kept apart so that `elmo` builds without the HTTP stack.
+        .executableTarget(
+            name: "elmo-serve",
+            dependencies: [
+                "Framework", "Models", "CLISupport", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Framework
 import Heads
 import Models
@@ -19,7 +20,7 @@ struct Elmo: ParsableCommand {
             commandName: "elmo",
             abstract: "Pretrain ELMo bidirectional language models on the CPU and use them as encoders.",
             version: "swift-elmo 0.1.0 — \(BLASRuntime.summary)",
-            subcommands: [VocabCommand.self, PretrainCommand.self, EvalCommand.self, EmbedCommand.self, ImportAllenNLPCommand.self, ExportCommand.self, ExportAllenNLPCommand.self, DumpTokenEmbeddingsCommand.self, ServeCommand.self, Word2VecCommand.self,
+            subcommands: [VocabCommand.self, PretrainCommand.self, EvalCommand.self, EmbedCommand.self, ImportAllenNLPCommand.self, ExportCommand.self, ExportAllenNLPCommand.self, DumpTokenEmbeddingsCommand.self, ServeForwarder.self, Word2VecCommand.self,
                           TrainCommand.self, PlotCommand.self, DataCommand.self, List.self])
     }
 }

@@ -1,27 +1,8 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Framework
 import Models
-
-/// Flag checks that fail with one line naming the flag.
-enum Check {
-    static func positive(_ value: Int, _ flag: String) throws {
-        guard value > 0 else { throw InputError("\(flag) \(value): must be a positive integer") }
-    }
-    static func positive(_ value: Double, _ flag: String) throws {
-        guard value > 0, value.isFinite else { throw InputError("\(flag) \(value): must be a positive number") }
-    }
-    /// Runs `body`; a library ``ParameterError`` becomes an input error naming the flag that sets the parameter.
-    static func flags<R>(_ flags: [String: String], _ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch let error as ParameterError {
-            throw InputError("\(flags[error.parameter] ?? error.parameter) \(error.value): \(error.problem)")
-        }
-    }
-}
-
-func printError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
 struct VocabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

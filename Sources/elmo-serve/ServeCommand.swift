@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Dispatch
 import Foundation
 import Framework
@@ -7,7 +8,7 @@ import Serving
 
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve",
+        commandName: "elmo serve",
         abstract: "Serve ELMo vectors over HTTP: POST /v1/embed, GET /healthz, GET /metrics (docs/serve.md).",
         discussion: """
             Requests from all connections are merged into batches of at most --max-batch-tokens padded tokens, taken \
