@@ -116,8 +116,8 @@ let package = Package(
 
         // MARK: - Tests
 
-        /// Shared test helpers: the Float64 gradient checker, approximate comparison, fixture paths.
-        .target(name: "TestSupport", dependencies: ["Framework"], path: "Tests/TestSupport"),
+        /// Shared test helpers: the Float64 gradient checker, approximate comparison, fixture paths, random-weight checkpoints.
+        .target(name: "TestSupport", dependencies: ["Framework", "Models"], path: "Tests/TestSupport"),
         .testTarget(
             name: "GradCheck",
             dependencies: ["Framework", "Models", "Heads", "Optimizers", "TestSupport"]

@@ -17,14 +17,8 @@ import TestSupport
 struct ServeTests {
     /// A random-weight model saved as a checkpoint.
     static let checkpoint: String = {
-        let d = RepositoryPaths.temporaryDirectory("serve")
-        let options = BiLMOptions(cellSize: 64, projectionDim: 16, layerCount: 2, cellClip: 3, projectionClip: 3, skipConnections: true,
-                                  charEmbeddingDim: 8, filters: [[1, 16], [2, 16]], highwayCount: 1, maxCharactersPerToken: 50, activation: "relu")
         var rng = SeededRandom(seed: 41)
-        let vocabulary = try! Vocabulary(tokens: ["the", "cat"])
-        let model = BidirectionalLM<Float>(options: options, vocabularySize: vocabulary.count, rng: &rng)
-        try! BiLMCheckpoint.parametersFile(model, vocabulary: vocabulary).write(to: "\(d)/model.safetensors")
-        return "\(d)/model"
+        return RandomModel.checkpoint(in: RepositoryPaths.temporaryDirectory("serve"), cellSize: 64, projectionDim: 16, rng: &rng)
     }()
 
     struct Reply {
