@@ -148,7 +148,7 @@ public enum EmbedResponse {
 
     /// `{"shapes": [[…], …], "embeddings": [nested arrays]}`; floats in their shortest round-trip form, so a client
     /// that parses them back to float32 gets the computed values bit for bit.
-    static func json(_ outputs: [Tensor<Float>]) -> [UInt8] {
+    public static func json(_ outputs: [Tensor<Float>]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(outputs.reduce(64) { $0 + $1.scalars.count * 12 })
         out += Array("{\"shapes\": [".utf8)

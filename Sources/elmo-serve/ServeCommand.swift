@@ -13,7 +13,7 @@ struct ServeCommand: ParsableCommand {
         discussion: """
             Requests from all connections are merged into batches of at most --max-batch-tokens padded tokens, taken \
             when the budget is full or the oldest sentence has waited --max-wait-ms. Stateless: a sentence gets the \
-            vectors `elmo embed` gives it, whatever it is batched with. Past --max-queue-tokens waiting, requests get \
+            vectors `elmo embed` gives it, to float rounding (docs/serve.md says when the bits can differ). Past --max-queue-tokens waiting, requests get \
             429 with Retry-After. SIGTERM or SIGINT: requests in flight finish, then the server exits.
             """)
 

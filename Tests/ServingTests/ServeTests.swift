@@ -10,7 +10,8 @@ import ServiceLifecycle
 import Testing
 import TestSupport
 
-/// `elmo serve` on loopback, driven by an HTTP client: vectors equal to `elmo embed`'s whatever the batch, requests
+/// `elmo serve` on loopback, driven by an HTTP client: vectors equal to `elmo embed`'s whatever the batch (to float
+/// rounding: other batch shapes may take OpenBLAS into other kernels), requests
 /// merged into batches, a full queue answered 429, every bad input answered with its status and one JSON error, and
 /// shutdown finishing the requests in flight.
 @Suite("elmo serve", .serialized)
@@ -66,12 +67,25 @@ struct ServeTests {
         }
     }
 
+    static func worst(_ a: [Float], _ b: [Float]) -> Float {
+        a.count == b.count ? zip(a, b).map { abs($0 - $1) }.max() ?? 0 : .infinity
+    }
+
+    @Test func jsonFloatsParseBackToTheSameBits() throws {
+        let values: [Float] = [0.1, 1.0 / 3, -0.0, 1e-45, 1.17549435e-38, 3.4028235e38, -2.5e-7, 123456.79, 1, 0.99999994]
+        let text = EmbedResponse.json([Tensor(shape: [2, 5], scalars: values)])
+        let object = try JSONSerialization.jsonObject(with: Data(text)) as! [String: Any]
+        let rows = (object["embeddings"] as! [[[Double]]])[0]
+        #expect(rows.flatMap { $0 }.map { Float($0).bitPattern } == values.map(\.bitPattern))
+        #expect(object["shapes"] as? [[Int]] == [[2, 5]])
+    }
+
     static func sentence(_ k: Int) -> [String] {
         let words = ["the", "cat", "sat", "naïve", "“quoted”", ".", "a", "dog"]
         return (0..<(1 + (k * 7) % 13)).map { words[($0 * 3 + k) % words.count] }
     }
 
-    @Test func concurrentRequestsAreBatchedAndGetEmbedsVectorsBitForBit() async throws {
+    @Test func concurrentRequestsAreBatchedAndGetEmbedsVectors() async throws {
         var batching = DynamicBatcher.Settings()
         batching.maxWait = 0.05
         let running = try await Running(batching: batching)
@@ -99,12 +113,13 @@ struct ServeTests {
                 // Alone, in a batch of one: what `elmo embed` computes for this sentence.
                 let expected = reference.encode([sentence])[0]
                 let served = try #require(file[String(i)]).floatingPoint(Float.self, name: String(i), source: "reply")
-                #expect(served.shape == expected.shape && served.scalars == expected.scalars, "request \(k) sentence \(i): not bit-identical")
+                #expect(served.shape == expected.shape)
+                #expect(Self.worst(served.scalars, expected.scalars) <= 1e-5, "request \(k) sentence \(i): binary answer")
                 let n = sentence.count, d = expected.shape[2]
                 #expect(shapes[i] == [n, d])
                 let rows = try #require(embeddings[i] as? [[Double]])
                 let top = Array(expected.scalars[(2 * n * d)...])
-                #expect(rows.flatMap { $0 }.map { Float($0) } == top, "request \(k) sentence \(i): JSON floats do not round-trip")
+                #expect(Self.worst(rows.flatMap { $0 }.map { Float($0) }, top) <= 1e-5, "request \(k) sentence \(i): JSON answer")
             }
         }
         // Merged: fewer batches than sentences.

@@ -28,8 +28,10 @@ public final class ELMoEmbedder<T: Scalar> {
 
     /// Per sentence a [L + 1, n, 2P] tensor, in input order, batches of ``batchSize`` sentences.
     ///
-    /// Stateless, the sentences are batched by length (the results do not depend on the batch: every row
-    /// starts from zero state and padding comes after its sentence), so a batch runs few padded steps.
+    /// Stateless, the sentences are batched by length, so a batch runs few padded steps. The vectors do not depend
+    /// on the batch mathematically (every row starts from zero state and padding comes after its sentence); in
+    /// float32 they can differ in the last bits, because OpenBLAS picks other kernels for other matrix shapes
+    /// (on the shipped model, up to 2.4e-6 between a sentence alone and in a batch of 64).
     /// Stateful, each batch is the next ``batchSize`` sentences in input order, row r continuing row r.
     @_specialize(exported: true, where T == Float)
     public func encode(_ sentences: [[String]]) -> [Tensor<T>] {
