@@ -7,8 +7,8 @@ import Models
 /// A request's sentences join one queue; a compute thread takes the oldest ones, in arrival order, up to a padded-token
 /// budget (sentences × the longest one's tokens) as soon as the budget is full or the oldest has waited `maxWait`, and
 /// runs them as one stateless batch. Every sentence starts from zero LSTM state and its padding comes after it, so its
-/// vectors are `elmo embed`'s whatever its batch-mates, to float rounding: other batch shapes can take OpenBLAS into
-/// other kernels (see ``ELMoEmbedder/encode(_:)``). The queue is bounded in tokens: past
+/// vectors are `elmo embed`'s whatever its batch-mates — bit for bit with ``BLAS/batchInvariant`` on, as `elmo serve`
+/// runs (see ``ELMoEmbedder/encode(_:)``). The queue is bounded in tokens: past
 /// `maxQueuedTokens` a request is refused at once (the server answers 429) instead of waiting without bound.
 /// The network side only enqueues and awaits; it never runs the model.
 public final class DynamicBatcher: @unchecked Sendable {

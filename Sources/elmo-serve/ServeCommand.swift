@@ -12,8 +12,8 @@ struct ServeCommand: ParsableCommand {
         abstract: "Serve ELMo vectors over HTTP: POST /v1/embed, GET /healthz, GET /metrics (docs/serve.md).",
         discussion: """
             Requests from all connections are merged into batches of at most --max-batch-tokens padded tokens, taken \
-            when the budget is full or the oldest sentence has waited --max-wait-ms. Stateless: a sentence gets the \
-            vectors `elmo embed` gives it, to float rounding (docs/serve.md says when the bits can differ). Past --max-queue-tokens waiting, requests get \
+            when the budget is full or the oldest sentence has waited --max-wait-ms. Stateless, with batch-invariant products: a \
+            sentence gets the bits `elmo embed` gives it, whatever it is batched with. Past --max-queue-tokens waiting, requests get \
             429 with Retry-After. SIGTERM or SIGINT: requests in flight finish, then the server exits.
             """)
 
@@ -53,6 +53,8 @@ struct ServeCommand: ParsableCommand {
         batching.maxWait = maxWaitMs / 1000
         batching.maxQueuedTokens = maxQueueTokens
         batching.computeThreads = computeThreads
+        // A sentence gets the bits `elmo embed` gives it, whoever it is batched with.
+        BLAS.batchInvariant = true
         let server = try EmbeddingServer(modelName: initFromCkpt, limits: limits, batching: batching) {
             // A batch never has more sentences than tokens: one pass per batch.
             try ELMoEmbedder(checkpoint: initFromCkpt, batchSize: maxBatchTokens, precision: arithmetic)

@@ -37,6 +37,8 @@ struct EmbedCommand: ParsableCommand {
     var recordSeconds: Double?
 
     func run() throws {
+        // A sentence gets the same bits whatever batch it lands in, so a file does not depend on the batch plan's luck.
+        BLAS.batchInvariant = true
         let settings = try parseSettings()
         let isHDF5 = output.hasSuffix(".hdf5") || output.hasSuffix(".h5")
         guard isHDF5 || output.hasSuffix(".npz") || output.hasSuffix(".jsonl") else {

@@ -220,3 +220,30 @@ struct ChunkedEmbeddingTests {
         #expect(single <= 1e-5)
     }
 }
+
+
+@Suite("elmo embed: a sentence's vectors whatever its batch", .serialized)
+struct BatchInvarianceTests {
+    /// At the shipped model's shape the products cross OpenBLAS's small-matrix threshold as batches grow (in-process,
+    /// without the invariant mode, 61,541 values of six sentences differed between alone and in a batch of 64, by up
+    /// to 3e-7); `elmo embed` turns BLAS.batchInvariant on, and a sentence alone gets the bits it gets in the batch.
+    @Test func aSentenceAloneAndInABatchOf64GetTheSameBits() throws {
+        let d = RepositoryPaths.temporaryDirectory("batch-invariance")
+        var rng = SeededRandom(seed: 77)
+        let model = RandomModel.checkpoint(in: d, options: RandomModel.shippedShape, rng: &rng)
+        let words = ["the", "cat", "sat", "naïve", ".", "dog", "a", "movie"]
+        let lines = (0..<64).map { k in (0..<(1 + (k * 5) % 23)).map { _ in words[rng.integer(below: words.count)] }.joined(separator: " ") }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: "\(d)/batch.txt", atomically: true, encoding: .utf8)
+        let together = try BadInputTests.run(["embed", "--init-from-ckpt", model, "--input", "\(d)/batch.txt", "--output", "\(d)/batch.npz"])
+        #expect(together.status == 0, "\(together.stderr)")
+        let batch = try EmbedCommandTests.storedNPZ("\(d)/batch.npz")
+        for k in [0, 1, 2, 7, 30, 63] {
+            try (lines[k] + "\n").write(toFile: "\(d)/alone.txt", atomically: true, encoding: .utf8)
+            let alone = try BadInputTests.run(["embed", "--init-from-ckpt", model, "--input", "\(d)/alone.txt", "--output", "\(d)/alone.npz"])
+            #expect(alone.status == 0, "\(alone.stderr)")
+            let a = try #require(EmbedCommandTests.storedNPZ("\(d)/alone.npz")["0"]), b = try #require(batch[String(k)])
+            let differing = a.count == b.count ? zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count : -1
+            #expect(differing == 0, "sentence \(k) (\(lines[k].split(separator: " ").count) tokens): \(differing) values differ alone and in the batch")
+        }
+    }
+}

@@ -38,9 +38,30 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        if batchInvariant && transA == .none {
+            // Rows of A are the batch: a row's result must not depend on how many there are. OpenBLAS computes small
+            // products (M·N·K below about 10⁶) with kernels that sum all of K at once, and larger ones in blocks of K,
+            // so the two round differently when K is deeper than a block; with β = 0 and α = 1 some take yet another
+            // (direct) kernel. Pieces of K no deeper than any block, added in order onto C, are summed the same way on
+            // every path.
+            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            for start in stride(from: 0, to: k, by: invariantDepth) {
+                let depth = min(invariantDepth, k - start)
+                T.gemm(transA, transB, m: m, n: n, k: depth, alpha: alpha, a: a + start, lda: lda,
+                       b: transB == .none ? b + start * ldb : b + start, ldb: ldb, beta: start == 0 && beta != 0 ? beta : 1, c: c, ldc: ldc)
+            }
+            return
+        }
         T.gemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
+
+    /// When set, products with untransposed A give each row of the result the same bits whatever the number of rows
+    /// (`elmo embed` and `elmo serve` turn it on: a sentence's vectors then do not depend on its batch-mates). The cost
+    /// is one more pass over C per 256 of K. Process-wide, like the BLAS library it steers; set before computing.
+    nonisolated(unsafe) public static var batchInvariant = false
+    /// The depth of K summed in one call in batch-invariant mode: within the K block of OpenBLAS's kernels.
+    public static let invariantDepth = 256
 
     /// The obviously-correct triple loop, kept as the reference the BLAS path is tested against.
     public static func naiveGemm<T: Scalar>(

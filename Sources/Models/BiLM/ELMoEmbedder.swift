@@ -30,8 +30,8 @@ public final class ELMoEmbedder<T: Scalar> {
     ///
     /// Stateless, the sentences are batched by length, so a batch runs few padded steps. The vectors do not depend
     /// on the batch mathematically (every row starts from zero state and padding comes after its sentence); in
-    /// float32 they can differ in the last bits, because OpenBLAS picks other kernels for other matrix shapes
-    /// (on the shipped model, up to 2.4e-6 between a sentence alone and in a batch of 64).
+    /// float32 they do bit for bit only with ``BLAS/batchInvariant`` on (as `elmo embed` and `elmo serve` run):
+    /// otherwise OpenBLAS picks other kernels for other matrix shapes and the last bits can move.
     /// Stateful, each batch is the next ``batchSize`` sentences in input order, row r continuing row r.
     @_specialize(exported: true, where T == Float)
     public func encode(_ sentences: [[String]]) -> [Tensor<T>] {
