@@ -96,6 +96,20 @@ public final class DynamicBatcher: @unchecked Sendable {
         return (queue.count - head, queuedTokens)
     }
 
+    /// Seconds to wait when the queue holds all the tokens it may (nil when it has room): a cheap check made before a
+    /// request's body is read.
+    public var fullQueueRetryAfter: Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard queuedTokens >= settings.maxQueuedTokens else { return nil }
+        return retryAfterLocked()
+    }
+
+    private func retryAfterLocked() -> Int {
+        let seconds = recentRate > 0 ? Double(queuedTokens) / recentRate : 1
+        return max(1, Int(seconds.rounded(.up)))
+    }
+
     /// The vectors [L + 1, n, 2P] of each sentence, in order. Throws ``Refusal`` without waiting when the queue is full.
     public func embed(_ sentences: [[String]]) async throws -> [Tensor<Float>] {
         let tokens = sentences.reduce(0) { $0 + $1.count }
@@ -109,10 +123,9 @@ public final class DynamicBatcher: @unchecked Sendable {
                 return
             }
             if queuedTokens + tokens > settings.maxQueuedTokens {
-                let rate = recentRate
+                let retryAfter = retryAfterLocked()
                 condition.unlock()
-                let seconds = rate > 0 ? Double(queuedTokens) / rate : 1
-                continuation.resume(throwing: Refusal.queueFull(retryAfter: max(1, Int(seconds.rounded(.up)))))
+                continuation.resume(throwing: Refusal.queueFull(retryAfter: retryAfter))
                 return
             }
             let request = Request(sentences: sentences, continuation: continuation)

@@ -90,6 +90,10 @@ public final class EmbeddingServer: Sendable {
             if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
                 throw APIError(415, field: "Content-Type", "\(type); expected application/json")
             }
+            // A full queue answers before the body is read or parsed: refusing must cost less than serving.
+            if let retryAfter = batcher.fullQueueRetryAfter {
+                throw APIError(429, field: nil, "the queue is full; retry later", retryAfter: retryAfter)
+            }
             guard let format = EmbedResponse.Format.negotiate(request.headers[.accept]) else {
                 throw APIError(406, field: "Accept", "expected application/json, application/x-npy or application/x-safetensors")
             }
