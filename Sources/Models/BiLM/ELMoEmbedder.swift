@@ -68,8 +68,10 @@ public final class ELMoEmbedder<T: Scalar> {
             var out = [T](repeating: 0, count: layers * n * p)
             for start in stride(from: 0, to: positions, by: chunkSteps) {
                 let steps = min(chunkSteps, positions - start)
-                // Step s of the forward LM reads position s; of the backward LM, position n + 1 − s.
-                let position = { (s: Int) in direction == .forward ? s : n + 1 - s }
+                // With one row, a slot is a step: the forward LM's step s reads position s, the backward LM's the
+                // position the layout maps to step s (the map is its own inverse).
+                let layout = TimeMajorLayout(rows: 1, steps: positions)
+                let position = { (s: Int) in direction == .forward ? s : layout.backwardSlot(row: 0, position: s, length: n) }
                 var x = Tensor<T>(shape: [steps, p])
                 for k in 0..<steps {
                     let from = position(start + k) * p
