@@ -90,6 +90,9 @@ static inline hid_t elmo_h5_create(const char *path) {
 /// Flushes and closes a file opened by `elmo_h5_create`; 0 on success.
 static inline int elmo_h5_close_checked(hid_t file) { return H5Fclose(file) < 0 ? -1 : 0; }
 
+/// Frees the blocks HDF5 keeps on its free lists after objects are closed (they grow with the objects made).
+static inline void elmo_h5_release_free_lists(void) { H5garbage_collect(); }
+
 static inline hid_t elmo_h5_utf8_link_properties(void) {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_char_encoding(lcpl, H5T_CSET_UTF8);

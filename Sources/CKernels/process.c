@@ -13,3 +13,9 @@ void elmo_keep_freed_blocks(long heap_block_limit, long retained_top) {
     (void)retained_top;
 #endif
 }
+
+void elmo_release_free_heap(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

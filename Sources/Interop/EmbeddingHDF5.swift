@@ -56,6 +56,9 @@ public enum EmbeddingHDF5 {
         }
         closed = true
         guard elmo_h5_close_checked(file) == 0 else { throw InputError("--output \(path): cannot finish the HDF5 layout (is the disk full?)") }
+        // The layout's metadata grows with the number of datasets; hand it back before the vectors are computed.
+        elmo_h5_release_free_lists()
+        ProcessMemory.releaseFreeHeap()
         return offsets
     }
 }

@@ -85,30 +85,32 @@ public struct SentenceFile: Sendable {
     /// 0-based indexes of the lines with no tokens (AllenNLP refuses them).
     public var blankLines: [Int] { tokenCounts.indices.filter { tokenCounts[$0] == 0 } }
 
+    /// Line `i`'s stripped bytes, a view into the file (no copy).
+    private func lineBytes(_ i: Int) -> ArraySlice<UInt8> { bytes[starts[i]..<ends[i]] }
+
     /// `json.dumps({stripped line: "index"})` as AllenNLP stores it in `sentence_to_index`: keys in
-    /// first-occurrence order, a repeated sentence mapping to its last index.
+    /// first-occurrence order, a repeated sentence mapping to its last index. Sentences are compared as views
+    /// into the file, so a corpus costs a table entry per distinct line here, not a copy of its text.
     public func sentenceToIndexJSON() -> [UInt8] {
-        var order: [String] = [], last: [String: Int] = [:]
-        for i in 0..<count {
-            let sentence = sentence(i)
-            if last.updateValue(i, forKey: sentence) == nil { order.append(sentence) }
-        }
-        return PythonText.jsonObject(order.lazy.map { ($0, String(last[$0]!)) })
+        var first: [Int] = [], last: [ArraySlice<UInt8>: Int] = [:]
+        last.reserveCapacity(count)
+        for i in 0..<count where last.updateValue(i, forKey: lineBytes(i)) == nil { first.append(i) }
+        return PythonText.jsonObject(first.lazy.map { (self.sentence($0), String(last[self.lineBytes($0)]!)) })
     }
 
     /// Sentences as dataset names: AllenNLP's rule (a repeated sentence is an error), checked before anything
     /// runs, and the names HDF5 reads as paths (`/`, `.`), which AllenNLP would turn into groups.
     public func checkUsableAsKeys(role: String) throws {
-        var firstLine: [String: Int] = [:]
+        var firstLine: [ArraySlice<UInt8>: Int] = [:]
+        firstLine.reserveCapacity(count)
         for i in 0..<count {
-            let sentence = sentence(i)
-            if let earlier = firstLine[sentence] {
+            let line = lineBytes(i)
+            if let earlier = firstLine.updateValue(i, forKey: line) {
                 throw InputError("\(role): lines \(earlier) and \(i) (0-based) are the same sentence; drop the flag to embed duplicates")
             }
-            guard !sentence.contains("/"), sentence != "." else {
-                throw InputError("\(role): line \(i) (0-based) \(sentence.prefix(40).debugDescription) is not a usable HDF5 name ('/' or '.'); drop the flag")
+            guard !line.contains(0x2F), !line.elementsEqual([0x2E]) else {
+                throw InputError("\(role): line \(i) (0-based) \(sentence(i).prefix(40).debugDescription) is not a usable HDF5 name ('/' or '.'); drop the flag")
             }
-            firstLine[sentence] = i
         }
     }
 

@@ -58,7 +58,7 @@ struct AllenNLPExportTests {
         // What the embedder computes for the same token inside a sentence: layer 0 (markers at the sentence's ends).
         let embedder = ELMoEmbedder(model: model, vocabulary: vocabulary)
         var states = model.zeroStates(batch: 1)
-        let pass = embedder.run([["the", "naïve", String(repeating: "x", count: 70), "<UNK>"]], states: &states)
+        let pass = embedder.infer([["the", "naïve", String(repeating: "x", count: 70), "<UNK>"]], states: &states)
         let layer0 = ELMoEmbedder.representation(pass, row: 0, layer: 0, outputDim: model.outputDim, keepBoundaries: true)
         let d2 = 2 * model.outputDim
         for (line, position) in [(0, 0), (1, 5), (3, 1), (4, 2), (5, 3), (2, 4), (6, 1)] {

@@ -219,6 +219,45 @@ struct ChunkedEmbeddingTests {
         let single = zip(embedder.encodeChunked(["a"], chunkSteps: 1).scalars, embedder.encode([["a"]])[0].scalars).map { abs($0 - $1) }.max()!
         #expect(single <= 1e-5)
     }
+
+    /// `infer` runs the LSTMs a window of steps at a time (memory bounded by the window); each window must start
+    /// from the states the last ended with, and each row's kept state is the one after its own `</S>`, wherever
+    /// that falls. In Double, so any slip shows far above rounding.
+    @Test func windowedInferenceEqualsTheWholePassAndKeepsItsStates() throws {
+        var rng = SeededRandom(seed: 32)
+        let model = BidirectionalLM<Double>(options: PretrainTests.options, vocabularySize: 5, rng: &rng)
+        let embedder = ELMoEmbedder(model: model, vocabulary: try Vocabulary(tokens: ["a", "b"]))
+        // Lengths 1…13 in 4 of 5 rows: the last row has no sentence and must keep its state.
+        let sentences = [1, 13, 6, 9].map { n in (0..<n).map { _ in ["a", "b", "cat", "naïve", "."][rng.integer(below: 5)] } }
+        var initial = model.zeroStates(batch: 5)
+        for direction in Direction.allCases {
+            for l in initial[direction].indices {
+                for i in initial[direction][l].cell.scalars.indices { initial[direction][l].cell.scalars[i] = rng.uniform(-0.5, 0.5) }
+                for i in initial[direction][l].hidden.scalars.indices { initial[direction][l].hidden.scalars[i] = rng.uniform(-0.5, 0.5) }
+            }
+        }
+        var wholeStates = initial
+        let whole = embedder.run(sentences, states: &wholeStates).representations
+        for window in [1, 2, 5, 15, 16, 100] {
+            embedder.windowSteps = window
+            var states = initial
+            let windowed = embedder.infer(sentences, states: &states)
+            let outputs = zip(windowed.layerOutputs.both.joined(), whole.layerOutputs.both.joined())
+            let worst = outputs.map { zip($0.scalars, $1.scalars).map { abs($0 - $1) }.max()! }.max()!
+            #expect(worst <= 1e-12, "window \(window): outputs differ by \(worst)")
+            #expect(windowed.tokenEmbeddings.scalars == whole.tokenEmbeddings.scalars)
+            for direction in Direction.allCases {
+                for l in states[direction].indices {
+                    let cell = zip(states[direction][l].cell.scalars, wholeStates[direction][l].cell.scalars).map { abs($0 - $1) }.max()!
+                    let hidden = zip(states[direction][l].hidden.scalars, wholeStates[direction][l].hidden.scalars).map { abs($0 - $1) }.max()!
+                    #expect(max(cell, hidden) <= 1e-12, "window \(window), \(direction) layer \(l): kept states differ by \(max(cell, hidden))")
+                }
+                // The row without a sentence kept its initial state.
+                let c = states[direction][0].cell.columns
+                #expect(Array(states[direction][0].cell.scalars[(4 * c)...]) == Array(initial[direction][0].cell.scalars[(4 * c)...]))
+            }
+        }
+    }
 }
 
 

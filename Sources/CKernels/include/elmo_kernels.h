@@ -46,6 +46,9 @@ void elmo_lstm_backward_cells(const float *gates, const float *cell_prev, const 
 /// `retained_top` bytes of free heap top kept mapped (see ProcessMemory.swift). Does nothing elsewhere.
 void elmo_keep_freed_blocks(long heap_block_limit, long retained_top);
 
+/// glibc's allocator: returns the heap's free memory to the system now. Does nothing elsewhere.
+void elmo_release_free_heap(void);
+
 /// "avx512", "avx2+fma" or "baseline": the variant the dispatching functions above use on this CPU.
 /// `ELMO_KERNELS=baseline` or `ELMO_KERNELS=avx2` in the environment caps it (for comparisons).
 const char *elmo_kernels_variant(void);

@@ -13,4 +13,10 @@ public enum ProcessMemory {
     public static func keepFreedBlocksForReuse() {
         elmo_keep_freed_blocks(32 << 20, 1 << 30)
     }
+
+    /// Returns the heap's free memory to the system: after a phase whose memory will not be needed again (the
+    /// HDF5 layout of a large embedding job), which the retained top above would otherwise keep.
+    public static func releaseFreeHeap() {
+        elmo_release_free_heap()
+    }
 }

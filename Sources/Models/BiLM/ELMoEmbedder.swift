@@ -13,6 +13,9 @@ public final class ELMoEmbedder<T: Scalar> {
     public let vocabulary: Vocabulary
     public let stateful: Bool
     public let batchSize: Int
+    /// Steps per LSTM window when only the representations are wanted (``encode(_:)``, ``infer(_:states:)``):
+    /// the LSTMs' working memory is then that of window × rows tokens, whatever the sentences' length.
+    public var windowSteps = 32
     private var carried: Bidirectional<[LSTMState<T>]>
 
     public var layerCount: Int { model.options.layerCount + 1 }
@@ -131,17 +134,30 @@ public final class ELMoEmbedder<T: Scalar> {
         public var charCache: CharCNN<T>.Cache
         public var tokenEmbeddings: Tensor<T>               // [2·T·B, P] forward inputs then backward inputs
         public var stacks: Bidirectional<BidirectionalLM<T>.StackCache>
+        /// The representations alone (shares storage).
+        public var representations: Representations {
+            Representations(rows: rows, steps: steps, lengths: lengths, tokenEmbeddings: tokenEmbeddings,
+                            layerOutputs: stacks.map { $0.layerOutputs })
+        }
     }
 
-    /// Runs the BiLM over a batch of sentences (rows ≤ batchSize), time-major, padded with zero tokens.
-    @_specialize(exported: true, where T == Float)
-    public func run(_ sentences: [[String]], states: inout Bidirectional<[LSTMState<T>]>) -> BatchPass {
-        let rows = states.forward[0].cell.rows
-        precondition(sentences.count <= rows)
-        let lengths = sentences.map(\.count)
-        let steps = (lengths.max() ?? 0) + 2
-        let width = CharacterIDs.tokenLength, layout = TimeMajorLayout(rows: rows, steps: steps)
-        var chars = [Int32](repeating: 0, count: 2 * steps * rows * width)
+    /// What ELMo's layers hold for a batch: the token embeddings and each LSTM layer's outputs, time-major
+    /// through ``layout``. A ``BatchPass`` has them together with the caches training needs; ``infer(_:states:)``
+    /// makes them alone.
+    public struct Representations {
+        public var rows: Int
+        public var steps: Int
+        public var layout: TimeMajorLayout { TimeMajorLayout(rows: rows, steps: steps) }
+        public var lengths: [Int]
+        public var tokenEmbeddings: Tensor<T>               // [2·T·B, P] forward inputs then backward inputs
+        public var layerOutputs: Bidirectional<[Tensor<T>]> // per LSTM layer [T·B, P]
+    }
+
+    /// The char-CNN's token vectors of a batch laid out for both LMs: [2·T·B, P], the forward LM's inputs then the
+    /// backward LM's, padding slots holding the padding token's vector.
+    private func embedTokens(_ sentences: [[String]], layout: TimeMajorLayout) -> (embeddings: Tensor<T>, cache: CharCNN<T>.Cache) {
+        let width = CharacterIDs.tokenLength
+        var chars = [Int32](repeating: 0, count: 2 * layout.tokens * width)
         for (r, words) in sentences.enumerated() {
             let encoded = EncodedSentence(words: words, vocabulary: vocabulary)
             for k in 0..<(words.count + 2) {
@@ -154,37 +170,92 @@ public final class ELMoEmbedder<T: Scalar> {
             }
         }
         // The char-CNN runs once per distinct token: both directions' copies and the padding slots cost one each.
-        let (embeddings, charCache) = model.charCNN.forward(chars: chars)
-        let p = model.tokenDim, tokens = steps * rows
+        let (embeddings, cache) = model.charCNN.forward(chars: chars)
+        return (embeddings, cache)
+    }
+
+    /// Runs the BiLM over a batch of sentences (rows ≤ batchSize), time-major, padded with zero tokens, keeping
+    /// every cache a trainable encoder's backward pass needs.
+    @_specialize(exported: true, where T == Float)
+    public func run(_ sentences: [[String]], states: inout Bidirectional<[LSTMState<T>]>) -> BatchPass {
+        let rows = states.forward[0].cell.rows
+        precondition(sentences.count <= rows)
+        let lengths = sentences.map(\.count)
+        let layout = TimeMajorLayout(rows: rows, steps: (lengths.max() ?? 0) + 2)
+        let (embeddings, charCache) = embedTokens(sentences, layout: layout)
+        let p = model.tokenDim, tokens = layout.tokens
         func runDirection(_ direction: Direction) -> BidirectionalLM<T>.StackCache {
             let offset = direction == .forward ? 0 : tokens * p
             let x = Tensor(shape: [tokens, p], scalars: Array(embeddings.scalars[offset..<(offset + tokens * p)]))
             var layerStates = states[direction]
             var rng = SeededRandom(seed: 0)   // unused: no dropout
-            return model.runStack(direction, input: x, steps: steps, states: &layerStates,
+            return model.runStack(direction, input: x, steps: layout.steps, states: &layerStates,
                                   dropout: Dropout(rate: 0), training: false, rng: &rng).cache
         }
         var forwardStack: BidirectionalLM<T>.StackCache? = nil, backwardStack: BidirectionalLM<T>.StackCache? = nil
         Parallel.both({ forwardStack = runDirection(.forward) }, { backwardStack = runDirection(.backward) })
         let stacks = Bidirectional(forward: forwardStack!, backward: backwardStack!)
-        // Each row's state after its own last real token (</S>); rows without a sentence keep theirs.
         for direction in Direction.allCases {
             for (l, cache) in stacks[direction].lstm.enumerated() {
-                for (r, n) in lengths.enumerated() {
-                    let (cell, hidden) = cache.state(afterStep: n + 1, row: r)
-                    let c = cell.count, h = hidden.count
-                    states[direction][l].cell.scalars.replaceSubrange((r * c)..<((r + 1) * c), with: cell)
-                    states[direction][l].hidden.scalars.replaceSubrange((r * h)..<((r + 1) * h), with: hidden)
-                }
+                Self.keepLastStates(cache, firstStep: 0, lengths: lengths, into: &states[direction][l])
             }
         }
-        return BatchPass(rows: rows, steps: steps, lengths: lengths, charCache: charCache,
+        return BatchPass(rows: rows, steps: layout.steps, lengths: lengths, charCache: charCache,
                          tokenEmbeddings: embeddings, stacks: stacks)
+    }
+
+    /// The representations of a batch without training's caches: the LSTMs run ``windowSteps`` steps at a time,
+    /// each window starting from the states the last one ended with, so memory is bounded by the window instead
+    /// of the longest sentence. The same numbers as ``run(_:states:)`` (bit for bit with ``BLAS/batchInvariant``:
+    /// only the input projections' row count differs), and the same states kept.
+    @_specialize(exported: true, where T == Float)
+    public func infer(_ sentences: [[String]], states: inout Bidirectional<[LSTMState<T>]>) -> Representations {
+        let rows = states.forward[0].cell.rows
+        precondition(sentences.count <= rows)
+        let lengths = sentences.map(\.count)
+        let layout = TimeMajorLayout(rows: rows, steps: (lengths.max() ?? 0) + 2)
+        let embeddings = embedTokens(sentences, layout: layout).embeddings
+        let p = model.tokenDim, tokens = layout.tokens, window = max(windowSteps, 1)
+        func runDirection(_ direction: Direction, kept: inout [LSTMState<T>]) -> [Tensor<T>] {
+            let offset = direction == .forward ? 0 : tokens * p
+            var layerStates = kept
+            var outputs = (0..<model.options.layerCount).map { _ in Tensor<T>(shape: [tokens, p]) }
+            var rng = SeededRandom(seed: 0)   // unused: no dropout
+            for start in stride(from: 0, to: layout.steps, by: window) {
+                let steps = min(window, layout.steps - start), slice = (start * rows * p)..<((start + steps) * rows * p)
+                let x = Tensor(shape: [steps * rows, p], scalars: Array(embeddings.scalars[(offset + slice.lowerBound)..<(offset + slice.upperBound)]))
+                let cache = model.runStack(direction, input: x, steps: steps, states: &layerStates,
+                                           dropout: Dropout(rate: 0), training: false, rng: &rng).cache
+                for l in outputs.indices {
+                    outputs[l].scalars.replaceSubrange(slice, with: cache.layerOutputs[l].scalars)
+                    Self.keepLastStates(cache.lstm[l], firstStep: start, lengths: lengths, into: &kept[l])
+                }
+            }
+            return outputs
+        }
+        var forward: [Tensor<T>] = [], backward: [Tensor<T>] = []
+        Parallel.both({ forward = runDirection(.forward, kept: &states.forward) },
+                      { backward = runDirection(.backward, kept: &states.backward) })
+        return Representations(rows: rows, steps: layout.steps, lengths: lengths, tokenEmbeddings: embeddings,
+                               layerOutputs: Bidirectional(forward: forward, backward: backward))
+    }
+
+    /// Copies into `state` each row's state after its own last real step (`</S>`, step n + 1) when that step lies
+    /// in the window `cache` covers (which starts at `firstStep`); rows without a sentence keep theirs.
+    private static func keepLastStates(_ cache: LSTMLayer<T>.Cache, firstStep: Int, lengths: [Int], into state: inout LSTMState<T>) {
+        for (r, n) in lengths.enumerated() {
+            let step = n + 1 - firstStep
+            guard step >= 0, step < cache.steps else { continue }
+            let (cell, hidden) = cache.state(afterStep: step, row: r)
+            let c = cell.count, h = hidden.count
+            state.cell.scalars.replaceSubrange((r * c)..<((r + 1) * c), with: cell)
+            state.hidden.scalars.replaceSubrange((r * h)..<((r + 1) * h), with: hidden)
+        }
     }
 
     /// Layer `layer` of sentence `r`'s representation from a pass: [n, 2P], or [n + 2, 2P] with the
     /// `<S>`/`</S>` positions kept.
-    public static func representation(_ pass: BatchPass, row r: Int, layer: Int, outputDim p: Int,
+    public static func representation(_ pass: Representations, row r: Int, layer: Int, outputDim p: Int,
                                       keepBoundaries: Bool = false) -> [T] {
         let n = pass.lengths[r], layout = pass.layout
         let positions = keepBoundaries ? n + 2 : n, first = keepBoundaries ? 0 : 1
@@ -199,7 +270,7 @@ public final class ELMoEmbedder<T: Scalar> {
                     out[dst + p + j] = out[dst + j]
                 }
             } else {
-                let f = pass.stacks.forward.layerOutputs[layer - 1], b = pass.stacks.backward.layerOutputs[layer - 1]
+                let f = pass.layerOutputs.forward[layer - 1], b = pass.layerOutputs.backward[layer - 1]
                 for j in 0..<p {
                     out[dst + j] = f.scalars[forwardSlot * p + j]
                     out[dst + p + j] = b.scalars[backwardSlot * p + j]
@@ -211,7 +282,7 @@ public final class ELMoEmbedder<T: Scalar> {
 
     private func encodeBatch(_ sentences: [[String]]) -> [Tensor<T>] {
         var states = stateful ? carried : model.zeroStates(batch: sentences.count)
-        let pass = run(sentences, states: &states)
+        let pass = infer(sentences, states: &states)
         if stateful { carried = states }
         let p = model.outputDim
         return sentences.indices.map { r in

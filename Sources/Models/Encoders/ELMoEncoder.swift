@@ -37,7 +37,7 @@ public final class ELMoEncoder<T: Scalar> {
     public var parameters: [Parameter<T>] { (mix?.parameters ?? []) + bilmParameters }
 
     /// The layers this choice reads, [layers, n + 2, 2P] per row of a pass.
-    func features(_ pass: ELMoEmbedder<T>.BatchPass, row: Int) -> Tensor<T> {
+    func features(_ pass: ELMoEmbedder<T>.Representations, row: Int) -> Tensor<T> {
         let p = model.outputDim, n = pass.lengths[row] + 2
         let all = (0..<layerCount).map { ELMoEmbedder<T>.representation(pass, row: row, layer: $0, outputDim: p, keepBoundaries: true) }
         switch choice {
@@ -61,8 +61,8 @@ public final class ELMoEncoder<T: Scalar> {
         for start in stride(from: 0, to: distinct.count, by: batch) {
             let chunk = Array(distinct[start..<min(start + batch, distinct.count)])
             var states = model.zeroStates(batch: chunk.count)
-            let pass = embedder.run(chunk, states: &states)
-            for (r, s) in chunk.enumerated() { cache[s] = features(pass, row: r) }
+            let representations = embedder.infer(chunk, states: &states)
+            for (r, s) in chunk.enumerated() { cache[s] = features(representations, row: r) }
         }
     }
 
@@ -78,9 +78,16 @@ public final class ELMoEncoder<T: Scalar> {
         let features: [Tensor<T>]
         if trainable || sentences.contains(where: { cache[$0] == nil }) {
             var states = model.zeroStates(batch: sentences.count)
-            let run = embedder.run(sentences, states: &states)
-            features = sentences.indices.map { self.features(run, row: $0) }
-            if trainable { pass = run }
+            // Frozen: the representations alone; trainable: with the caches the backward pass reads.
+            let representations: ELMoEmbedder<T>.Representations
+            if trainable {
+                let run = embedder.run(sentences, states: &states)
+                representations = run.representations
+                pass = run
+            } else {
+                representations = embedder.infer(sentences, states: &states)
+            }
+            features = sentences.indices.map { self.features(representations, row: $0) }
         } else {
             features = sentences.map { cache[$0]! }
         }

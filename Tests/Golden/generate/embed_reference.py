@@ -26,6 +26,8 @@ LINES = [
     ("e\u0301 combining \u0301mark", "\n"),                        # code points, not graphemes
     ("\ufeffbom first", "\n"),                                     # U+FEFF is not whitespace
     ("a/b : colon", "\n"),
+    ("caf\u00e9 au lait", "\n"),                                  # canonically equivalent to the next line,
+    ("cafe\u0301 au lait", "\n"),                                 # yet a different key (dict compares code points)
     ("last line without newline", ""),
 ]
 
