@@ -304,28 +304,85 @@ public final class NPZEmbeddingSink: EmbeddingSink {
     public func finish() throws { try writer.finish() }
 }
 
-/// `.jsonl`: one `{"tokens": …, "embedding": …}` line per sentence in input order; a sentence waits in memory
-/// until those before it are written (not resumable).
+/// `.jsonl`: one `{"tokens": …, "embedding": …}` line per sentence in input order (not resumable).
+///
+/// Batches finish in length order, not input order, so the vectors first go by offset into a scratch file beside
+/// the output (float32, each sentence's place known from its shape); ``finish()`` then streams the lines out in
+/// input order. Memory stays that of one sentence, whatever the corpus.
 public final class JSONLEmbeddingSink: EmbeddingSink {
     private let path: String
+    private let scratchPath: String
     private let tokens: (Int) -> [String]
-    private var waiting: [Int: Tensor<Float>] = [:]
-    private var next = 0
-    private var text: [UInt8] = []
-    public init(path: String, tokens: @escaping (Int) -> [String]) {
+    private let shapes: [[Int]]
+    private let offsets: [Int64]
+    private var fd: Int32 = -1
+
+    /// `shapes[i]`: sentence i's output shape.
+    public init(path: String, tokens: @escaping (Int) -> [String], shapes: [[Int]]) throws {
         self.path = path
         self.tokens = tokens
+        self.shapes = shapes
+        var offsets: [Int64] = [], next: Int64 = 0
+        offsets.reserveCapacity(shapes.count)
+        for shape in shapes {
+            offsets.append(next)
+            next += Int64(shape.reduce(1, *) * MemoryLayout<Float>.size)
+        }
+        self.offsets = offsets
+        scratchPath = "\(path).vectors-\(getpid())"
+        fd = open(scratchPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw InputError("--output \(path): cannot create \(scratchPath) (\(String(cString: strerror(errno))))") }
     }
+
+    deinit {
+        if fd >= 0 { close(fd); unlink(scratchPath) }
+    }
+
     public func put(_ index: Int, _ vectors: Tensor<Float>) throws {
-        waiting[index] = vectors
-        while let ready = waiting.removeValue(forKey: next) {
-            let line = "{\"tokens\": [" + tokens(next).map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": " + Self.nested(ready) + "}\n"
-            text += Array(line.utf8)
-            next += 1
+        precondition(vectors.shape == shapes[index], "sentence \(index): shape differs from its layout")
+        try vectors.scalars.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offsets[index]) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw RuntimeFailure("cannot write \(scratchPath): \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
         }
     }
+
     public func committed(batches: Int) throws {}
-    public func finish() throws { try Files.writeAtomically(text, to: path) }
+
+    public func finish() throws {
+        try Files.writeAtomically(to: path) { append in
+            var text: [UInt8] = []
+            for index in shapes.indices {
+                var scalars = [Float](repeating: 0, count: shapes[index].reduce(1, *))
+                try scalars.withUnsafeMutableBytes { raw in
+                    var done = 0
+                    while done < raw.count {
+                        let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offsets[index]) + off_t(done))
+                        if n < 0 && errno == EINTR { continue }
+                        guard n > 0 else { throw RuntimeFailure("cannot read back \(scratchPath): \(n < 0 ? String(cString: strerror(errno)) : "file shorter than its layout")") }
+                        done += n
+                    }
+                }
+                let vectors = Tensor(shape: shapes[index], scalars: scalars)
+                let line = "{\"tokens\": [" + tokens(index).map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": " + Self.nested(vectors) + "}\n"
+                text += Array(line.utf8)
+                if text.count >= 1 << 20 {
+                    try text.withUnsafeBytes { try append($0) }
+                    text.removeAll(keepingCapacity: true)
+                }
+            }
+            try text.withUnsafeBytes { try append($0) }
+        }
+        close(fd)
+        fd = -1
+        unlink(scratchPath)
+    }
 
     static func nested(_ t: Tensor<Float>) -> String {
         func level(_ dims: ArraySlice<Int>, _ offset: Int) -> String {

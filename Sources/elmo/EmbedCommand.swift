@@ -13,7 +13,8 @@ struct EmbedCommand: ParsableCommand {
             The output's extension picks the format. .hdf5/.h5: AllenNLP's layout (a dataset per line named by its \
             0-based number, sentence_to_index, metadata as root attributes), written batch by batch and resumable: \
             a killed run continues from its last recorded batch when the same command is run again (stateless \
-            runs), and ends with the same file. .npz: an array per line, streamed. .jsonl: a line per sentence.
+            runs), and ends with the same file. .npz: an array per line, streamed. .jsonl: a line per sentence, in \
+            input order (the vectors wait in a scratch file beside the output, not in memory).
             """)
 
     @Option(help: "Checkpoint DIR/STEP (default: the shipped model).") var initFromCkpt = ShippedModels.elmo
@@ -99,7 +100,10 @@ struct EmbedCommand: ParsableCommand {
         } else if output.hasSuffix(".npz") {
             sink = try NPZEmbeddingSink(path: output, keys: key)
         } else {
-            sink = JSONLEmbeddingSink(path: output, tokens: { sentences.tokens($0) })
+            let shapes = sentences.tokenCounts.map {
+                settings.shape(tokens: Int($0), layerCount: embedder.layerCount, dimension: embedder.dimension)
+            }
+            sink = try JSONLEmbeddingSink(path: output, tokens: { sentences.tokens($0) }, shapes: shapes)
         }
 
         let progress = ProgressLine(total: sentences.count, unit: "sentences", rateUnit: "sentences")

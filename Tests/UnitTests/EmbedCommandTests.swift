@@ -100,6 +100,20 @@ struct EmbedCommandTests {
             #expect(a.shape == b.shape)
             #expect(zip(a.values, b.values).map { abs($0 - $1) }.max()! <= 1e-5, "line \(name)")
         }
+        // .jsonl: lines in input order although the batches ran by length, the vectors of the HDF5 file, no scratch left.
+        #expect(try Self.embed(["--input", "\(out)/long.txt", "--output", "\(out)/lines.jsonl"]).status == 0)
+        let lines = try String(contentsOfFile: "\(out)/lines.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        for (i, line) in lines.enumerated() {
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let tokens = try #require(object["tokens"] as? [String]), layers = try #require(object["embedding"] as? [[[Double]]])
+            #expect(tokens == ["a dog", long, "the cat sat"][i].split(separator: " ").map(String.init), "line \(i)")
+            let expected = try whole.floats(String(i))
+            #expect([layers.count, layers[0].count, layers[0][0].count] == expected.shape, "line \(i)")
+            let values = layers.flatMap { $0.flatMap { $0 } }
+            #expect(zip(values, expected.values).allSatisfy { abs($0 - Double($1)) <= 1e-6 * max(1, abs(Double($1))) }, "line \(i)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.contains("lines.jsonl.") }.isEmpty)
     }
 
     @Test func killedFiveTimesAndResumedEqualsAnUninterruptedRun() throws {
