@@ -62,6 +62,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Cut sentences at this many tokens.") var maxSeqLen = 256
     @Option(help: "Carve this fraction of the training split as a dev set: early stopping keeps the best dev epoch.") var devFraction = 0.0
     @Option(help: "k-fold cross-validation over all sentences instead of the shipped split (0 = off).") var folds = 0
+    @Option(help: "With --folds: run only fold K (1-based; repeatable). A fold's accuracy is the one it gets in the full run.")
+    var fold: [Int] = []
     @Option(name: .customLong("encoder-option"), help: "Encoder option KEY=VALUE (repeatable), e.g. layers=mix.") var encoderOptions: [String] = []
     @Option(name: .customLong("head-option"), help: "Head option KEY=VALUE (repeatable).") var headOptions: [String] = []
     @Option(help: "Directory for metrics.jsonl.") var saveDir = "runs/train"
@@ -70,7 +72,7 @@ struct TrainCommand: ParsableCommand {
     /// The experiment's parameters, as the flags that set them (for errors).
     static let flags = ["epochs": "--epochs", "batchSize": "--batch-size", "learningRate": "--lr", "weightDecay": "--weight-decay",
                         "devFraction": "--dev-fraction", "warmupFraction": "--warmup-fraction", "encoderLearningRateScale": "--encoder-lr-scale",
-                        "frozenEncoderEpochs": "--frozen-encoder-epochs", "folds": "--folds"]
+                        "frozenEncoderEpochs": "--frozen-encoder-epochs", "folds": "--folds", "onlyFolds": "--fold"]
 
     func run() throws {
         try Check.positive(maxSeqLen, "--max-seq-len")
@@ -99,6 +101,7 @@ struct TrainCommand: ParsableCommand {
         configuration.batchSize = batchSize
         configuration.devFraction = devFraction
         configuration.folds = folds
+        configuration.onlyFolds = fold
         configuration.seed = seed
         try Check.flags(Self.flags) { try configuration.validate() }
         let polarity = try SentencePolarity(directory: dataDir, maxTokens: maxSeqLen)
@@ -110,7 +113,10 @@ struct TrainCommand: ParsableCommand {
         coder.outputFormatting = [.sortedKeys]
         let metrics = try report.history.map { String(decoding: try coder.encode($0), as: UTF8.self) + "\n" }.joined()
         try Files.writeAtomically(Array(metrics.utf8), to: "\(saveDir)/metrics.jsonl")
-        if report.testAccuracies.count > 1 {
+        if !report.foldNumbers.isEmpty {
+            let each = zip(report.foldNumbers, report.testAccuracies).map { String(format: "fold %d %.4f", $0, $1) }
+            print("folds of \(folds): " + each.joined(separator: ", "))
+        } else if report.testAccuracies.count > 1 {
             print(String(format: "%d-fold test accuracy %.4f ± %.4f", report.testAccuracies.count, report.testAccuracy, report.testAccuracyStd))
         } else {
             print(String(format: "test accuracy %.4f", report.testAccuracy))

@@ -98,4 +98,48 @@ struct FileTableEncoderTests {
         #expect(throws: InputError("encoder file-table: option file is required (a text file of `word v1 … vD` lines)")) { try missing.run() }
         #expect(try Self.registries().listing().contains("file: a text file of `word v1 … vD` lines"))
     }
+
+    /// `--fold K` runs fold K alone with the accuracy it gets in the full cross-validation, so the folds of a long
+    /// table can run in separate processes (sessions) and be joined.
+    @Test func aFoldRunAloneGetsItsAccuracyInTheFullRun() throws {
+        let d = RepositoryPaths.temporaryDirectory("file-table-folds")
+        try "good 1 0\ngreat 1 0.5\nbad 0 1\nawful -0.5 1\nthe 0 0\n".write(toFile: "\(d)/vectors.txt", atomically: true, encoding: .utf8)
+        var rng = SeededRandom(seed: 12)
+        var sentences: [[String]] = [], labels: [Int] = []
+        for _ in 0..<120 {
+            let label = rng.integer(below: 2)
+            // Noisy words, so the folds' accuracies differ.
+            let words = rng.unitDouble() < 0.8 ? (label == 1 ? ["good", "great"] : ["bad", "awful"]) : (label == 1 ? ["bad", "awful"] : ["good", "great"])
+            sentences.append((0..<(1 + rng.integer(below: 3))).map { _ in rng.unitDouble() < 0.6 ? words[rng.integer(below: 2)] : "the" })
+            labels.append(label)
+        }
+        let data = LabelledSentences(sentences: sentences, labels: labels, trainIndices: nil, testIndices: nil, source: "test data")
+        var configuration = ClassificationExperiment.Configuration()
+        configuration.encoder = "file-table"
+        configuration.encoderOptions = ["file": "\(d)/vectors.txt"]
+        configuration.epochs = 3
+        configuration.devFraction = 0.1
+        configuration.folds = 4
+        func run(_ c: ClassificationExperiment.Configuration) throws -> ClassificationExperiment.Report {
+            var experiment = ClassificationExperiment(configuration: c, registries: try Self.registries(), data: data)
+            experiment.log = { _ in }
+            return try experiment.run()
+        }
+        let full = try run(configuration)
+        #expect(full.testAccuracies.count == 4 && full.foldNumbers.isEmpty)
+        #expect(Set(full.testAccuracies).count > 1, "the folds should differ for this test to mean anything: \(full.testAccuracies)")
+        for subset in [[3], [4, 1]] {
+            configuration.onlyFolds = subset
+            let part = try run(configuration)
+            #expect(part.foldNumbers == subset.sorted())
+            #expect(part.testAccuracies == subset.sorted().map { full.testAccuracies[$0 - 1] }, "folds \(subset)")
+            #expect(part.devAccuracies == subset.sorted().map { full.devAccuracies[$0 - 1] }, "folds \(subset)")
+            #expect(part.summaryJSON.contains("\"fold_numbers\":\(subset.sorted())".replacingOccurrences(of: " ", with: "")))
+        }
+        configuration.onlyFolds = [5]
+        #expect(throws: ParameterError("onlyFolds", 5, "must be from 1 to folds (4)")) { try run(configuration) }
+        configuration.folds = 0
+        configuration.onlyFolds = [1]
+        #expect(throws: ParameterError("onlyFolds", 1, "needs folds (cross-validation)")) { try run(configuration) }
+    }
 }

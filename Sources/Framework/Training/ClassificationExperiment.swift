@@ -47,6 +47,9 @@ public struct ClassificationExperiment {
         public var devFraction = 0.0
         /// k-fold cross-validation over all sentences (0: the data's fixed split).
         public var folds = 0
+        /// With ``folds``: run only these folds (1-based; empty: all). A fold's result does not depend on which
+        /// others run, so a long cross-validation can be split across processes and its results joined.
+        public var onlyFolds: [Int] = []
         public var seed: UInt64 = 2020
 
         public init() {}
@@ -71,6 +74,9 @@ public struct ClassificationExperiment {
                                      "needs a trainable encoder (the encoder is frozen)")
             }
             guard folds == 0 || folds >= 2 else { throw ParameterError("folds", folds, "must be 0 (off) or at least 2") }
+            if let outside = onlyFolds.first(where: { $0 < 1 || $0 > folds }) {
+                throw ParameterError("onlyFolds", outside, folds == 0 ? "needs folds (cross-validation)" : "must be from 1 to folds (\(folds))")
+            }
         }
     }
 
@@ -92,6 +98,8 @@ public struct ClassificationExperiment {
         public var testAccuracies: [Double]
         public var devAccuracies: [Double]
         public var history: [EpochRecord]
+        /// The folds run (1-based) when they were a subset of all; empty otherwise.
+        public var foldNumbers: [Int] = []
 
         public var testAccuracy: Double { testAccuracies.reduce(0, +) / Double(testAccuracies.count) }
         public var testAccuracyStd: Double {
@@ -102,7 +110,7 @@ public struct ClassificationExperiment {
 
         enum CodingKeys: String, CodingKey {
             case encoder, head, trainable, devAccuracy = "dev_acc", testAccuracy = "test_acc", testAccuracyStd = "test_acc_std", folds
-            case testAccuracies = "fold_test_acc", history
+            case foldNumbers = "fold_numbers", testAccuracies = "fold_test_acc", history
         }
 
         /// Encodes the summary (encoder, head, trainable, dev_acc — null without a dev set —, test_acc, and with
@@ -125,6 +133,7 @@ public struct ClassificationExperiment {
                 try container.encode(testAccuracyStd, forKey: .testAccuracyStd)
                 try container.encode(testAccuracies.count, forKey: .folds)
             }
+            if !foldNumbers.isEmpty { try container.encode(foldNumbers, forKey: .foldNumbers) }
         }
 
         struct Summary: Encodable {
@@ -190,7 +199,8 @@ public struct ClassificationExperiment {
         for p in encoder.parameters { p.learningRateScale = Float(c.encoderLearningRateScale) }
 
         var report = Report(encoder: c.encoder, head: c.head, trainable: c.trainable, testAccuracies: [], devAccuracies: [], history: [])
-        for (k, experiment) in experiments.enumerated() {
+        report.foldNumbers = c.onlyFolds.isEmpty ? [] : Array(Set(c.onlyFolds)).sorted()
+        for (k, experiment) in experiments.enumerated() where c.onlyFolds.isEmpty || c.onlyFolds.contains(k + 1) {
             for (p, v) in zip(encoder.parameters, initialEncoder) { p.value.scalars = v; p.zeroGrad() }
             var train = experiment.train, dev: [Int] = []
             if c.devFraction > 0 {
