@@ -154,12 +154,48 @@ public enum EmbedJob {
     }
 }
 
+extension ELMoEmbedder where T == Float {
+    /// The carried LSTM states (stateful runs) as tensors `forward.layer_0.cell`, `forward.layer_0.hidden`, ….
+    public func carriedStateTensors() -> SafeTensors {
+        var file = SafeTensors()
+        for direction in Direction.allCases {
+            for (l, state) in carriedStates[direction].enumerated() {
+                file["\(direction.rawValue).layer_\(l).cell"] = StoredTensor(state.cell)
+                file["\(direction.rawValue).layer_\(l).hidden"] = StoredTensor(state.hidden)
+            }
+        }
+        return file
+    }
+
+    /// Sets the carried states from ``carriedStateTensors()``'s file; `source` names it in errors.
+    public func restoreCarriedStates(from file: SafeTensors, source: String) throws {
+        var states = carriedStates
+        for direction in Direction.allCases {
+            for l in states[direction].indices {
+                for (part, shape) in [("cell", states[direction][l].cell.shape), ("hidden", states[direction][l].hidden.shape)] {
+                    let name = "\(direction.rawValue).layer_\(l).\(part)"
+                    guard let stored = file[name], stored.shape == shape else {
+                        throw InputError("\(source): no tensor \(name) of shape \(shape) (saved by another model or batch size?)")
+                    }
+                    let value = try stored.floatingPoint(Float.self, name: name, source: source)
+                    if part == "cell" { states[direction][l].cell = value } else { states[direction][l].hidden = value }
+                }
+            }
+        }
+        carriedStates = states
+    }
+}
+
 /// `allennlp elmo`'s HDF5 file, written in place batch by batch and resumable after a kill.
 ///
 /// The file is built as `OUTPUT.partial`, beside `OUTPUT.progress` (the job's identity and how many batches of
 /// its plan are on disk, rewritten atomically at most every few seconds after the data is flushed). A rerun of
 /// the same command continues from there; at the end the file is renamed to `OUTPUT`. An existing `OUTPUT` or
 /// an unfinished run of another job is never touched without `overwrite`.
+///
+/// A stateful run (rows carrying LSTM state from batch to batch) also saves that state, `OUTPUT.state`, with each
+/// record: written after the data is flushed and before the progress record, so a kill between the two leaves a
+/// state that is ahead of the record but never ahead of the data, and the run continues from the state's batch.
 public final class HDF5EmbeddingSink: EmbeddingSink {
     public enum Start {
         case fresh
@@ -171,6 +207,11 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
     public let start: Start
     private let partialPath: String
     private let progressPath: String
+    private let statePath: String
+    /// Stateful runs: the carried LSTM state after the committed batches, saved with each record.
+    private let saveState: (() -> SafeTensors)?
+    /// Stateful runs resumed: the state the run continues from.
+    public private(set) var resumedState: SafeTensors? = nil
     private let job: String
     private let batchCount: Int
     private var offsets: [Int64] = []
@@ -182,13 +223,18 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
     public var recordInterval: TimeInterval = 5
 
     /// Opens or creates the output for `job`. `layout` is called only when the file must be created.
-    public init(path: String, job: String, datasets: [EmbeddingHDF5.Dataset], batchCount: Int, overwrite: Bool, resumable: Bool,
+    /// `saveState` (stateful runs): the carried LSTM state after the batches committed so far; such a run resumes
+    /// only with its saved state (``resumedState``).
+    public init(path: String, job: String, datasets: [EmbeddingHDF5.Dataset], batchCount: Int, overwrite: Bool,
+                saveState: (() -> SafeTensors)? = nil,
                 layout: () -> (sentenceToIndex: [UInt8]?, attributes: [(String, String)])) throws {
         self.path = path
+        self.saveState = saveState
         self.job = job
         self.batchCount = batchCount
         partialPath = path + ".partial"
         progressPath = path + ".progress"
+        statePath = path + ".state"
         byteCounts = datasets.map(\.byteCount)
         let fileManager = FileManager.default
         if fileManager.fileExists(atPath: path) && !overwrite {
@@ -199,7 +245,7 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
             start = .alreadyComplete
             return
         }
-        if !overwrite, resumable, fileManager.fileExists(atPath: progressPath), fileManager.fileExists(atPath: partialPath) {
+        if !overwrite, fileManager.fileExists(atPath: progressPath), fileManager.fileExists(atPath: partialPath) {
             let record = try Self.readProgress(progressPath)
             guard record.job == job else {
                 throw InputError("--output \(path): \(partialPath) is an unfinished run of another input, model or options; pass --overwrite to start again")
@@ -221,9 +267,19 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
             guard stat(partialPath, &info) == 0, Int64(info.st_size) >= end else {
                 throw InputError("--output \(path): \(partialPath) is truncated (\(info.st_size) bytes, the layout needs \(end)); pass --overwrite to start again")
             }
-            start = .resumed(batches: min(record.batches, batchCount))
+            var batches = record.batches
+            if saveState != nil {
+                guard let state = try? SafeTensors.read(path: statePath), state.metadata["job"] == job,
+                      let stateBatches = state.metadata["batches"].flatMap({ Int($0) }), stateBatches >= record.batches else {
+                    throw InputError("--output \(path): \(statePath), the LSTM state this stateful run continues from, is missing or not this run's; pass --overwrite to start again")
+                }
+                batches = stateBatches
+                resumedState = state
+            }
+            start = .resumed(batches: min(batches, batchCount))
         } else {
             unlink(progressPath)
+            unlink(statePath)
             let (json, attributes) = layout()
             offsets = try EmbeddingHDF5.create(path: partialPath, datasets: datasets, sentenceToIndex: json,
                                                attributes: attributes + [("elmo_job", job)])
@@ -264,6 +320,11 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
     /// Flushes the vectors, then records that `batches` batches are on disk: the record never runs ahead of the data.
     private func record(batches: Int) throws {
         guard fdatasync(fd) == 0 else { throw RuntimeFailure("cannot flush \(partialPath): \(String(cString: strerror(errno)))") }
+        if let saveState {
+            var state = saveState()
+            state.metadata = ["job": job, "batches": String(batches)]
+            try state.write(to: statePath)
+        }
         let text = "{\"job\": \"\(job)\", \"batches\": \(batches), \"of\": \(batchCount)}\n"
         try Files.writeAtomically(Array(text.utf8), to: progressPath)
         lastRecorded = Date()
@@ -280,6 +341,7 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
         let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
         unlink(progressPath)
+        unlink(statePath)
     }
 
     static func readProgress(_ path: String) throws -> (job: String, batches: Int) {

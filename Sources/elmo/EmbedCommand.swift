@@ -12,8 +12,8 @@ struct EmbedCommand: ParsableCommand {
         discussion: """
             The output's extension picks the format. .hdf5/.h5: AllenNLP's layout (a dataset per line named by its \
             0-based number, sentence_to_index, metadata as root attributes), written batch by batch and resumable: \
-            a killed run continues from its last recorded batch when the same command is run again (stateless \
-            runs), and ends with the same file. .npz: an array per line, streamed. .jsonl: a line per sentence, in \
+            a killed run continues from its last recorded batch when the same command is run again (with its \
+            saved LSTM state when --stateful), and ends with the same file. .npz: an array per line, streamed. .jsonl: a line per sentence, in \
             input order (the vectors wait in a scratch file beside the output, not in memory).
             """)
 
@@ -28,7 +28,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Sentences per batch.") var batchSize = 64
     @Option(help: "At most this many padded tokens (sentences × the longest's tokens) per batch; a longer sentence runs alone, in pieces with the LSTM state carried.")
     var maxTokensPerBatch: Int?
-    @Flag(help: "Carry LSTM state across batches per batch row (AllenNLP ElmoEmbedder); such a run cannot resume.") var stateful = false
+    @Flag(help: "Carry LSTM state across batches per batch row (AllenNLP ElmoEmbedder); to HDF5 it resumes with its saved state.") var stateful = false
     @Flag(help: "HDF5: name datasets by the sentence itself instead of its line number (no sentence_to_index).") var useSentenceKeys = false
     @Flag(help: "HDF5: omit the sentence_to_index dataset.") var forgetSentences = false
     @Flag(help: "Replace an existing output (or an unfinished run of another job) instead of refusing.") var overwrite = false
@@ -78,7 +78,7 @@ struct EmbedCommand: ParsableCommand {
                                                                           layerCount: embedder.layerCount, dimension: embedder.dimension))
             }
             let hdf5 = try HDF5EmbeddingSink(path: output, job: job, datasets: datasets, batchCount: plan.count, overwrite: overwrite,
-                                             resumable: !stateful) {
+                                             saveState: stateful ? { embedder.carriedStateTensors() } : nil) {
                 let index = (useSentenceKeys || forgetSentences) ? nil : sentences.sentenceToIndexJSON()
                 let attributes = [("created_by", "swift-elmo embed"), ("elmo_checkpoint", initFromCkpt),
                                   ("elmo_checkpoint_sha256", checkpointDigest), ("elmo_input_sha256", inputDigest),
@@ -91,6 +91,7 @@ struct EmbedCommand: ParsableCommand {
                 print("\(output): already complete for this input, model and options; nothing to do")
                 return
             case .resumed(let batches):
+                if let state = hdf5.resumedState { try embedder.restoreCarriedStates(from: state, source: "--output \(output).state") }
                 printError("embed: resuming \(output) at batch \(batches + 1) of \(plan.count)")
                 firstBatch = batches
             case .fresh:

@@ -116,9 +116,10 @@ struct EmbedCommandTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.contains("lines.jsonl.") }.isEmpty)
     }
 
-    @Test func killedFiveTimesAndResumedEqualsAnUninterruptedRun() throws {
-        let d = Self.directory, out = RepositoryPaths.temporaryDirectory("embed-resume")
-        let common = ["--input", "\(d)/corpus.txt", "--layers", "top", "--batch-size", "16", "--record-seconds", "0"]
+    /// Stateless, and stateful (rows carry LSTM state from batch to batch, saved with each progress record).
+    @Test(arguments: [false, true]) func killedFiveTimesAndResumedEqualsAnUninterruptedRun(stateful: Bool) throws {
+        let d = Self.directory, out = RepositoryPaths.temporaryDirectory(stateful ? "embed-resume-stateful" : "embed-resume")
+        let common = ["--input", "\(d)/corpus.txt", "--layers", "top", "--batch-size", "16", "--record-seconds", "0"] + (stateful ? ["--stateful"] : [])
         // Time the start-up (model load, hashing, layout) and the work, to kill runs in the middle of the work.
         var started = Date()
         #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/small.hdf5"]).status == 0)
@@ -150,12 +151,26 @@ struct EmbedCommandTests {
             #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5"), "a killed run must not leave the final name")
         }
         #expect(resumedWithProgress >= 3, "most restarts should find a progress record to continue from")
+        if stateful {
+            // Without its saved state a stateful run cannot continue: refused, and nothing is lost.
+            let state = "\(out)/killed.hdf5.state"
+            try FileManager.default.moveItem(atPath: state, toPath: state + ".aside")
+            try BadInputTests.expectRejected(["embed", "--init-from-ckpt", "\(d)/model"] + common + ["--output", "\(out)/killed.hdf5"],
+                                             mentions: ["killed.hdf5.state", "--overwrite"])
+            try FileManager.default.moveItem(atPath: state + ".aside", toPath: state)
+        }
         let last = try Self.embed(common + ["--output", "\(out)/killed.hdf5"])
         #expect(last.status == 0, "\(last.stderr)")
         #expect(last.stderr.contains("resuming"), "\(last.stderr)")
         #expect(try Self.bytes("\(out)/killed.hdf5") == Self.bytes("\(out)/whole.hdf5"))
         #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.partial"))
         #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.progress"))
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.state"))
+        if stateful {
+            // The state mattered: a stateless run writes other numbers.
+            #expect(try Self.embed(Array(common.dropLast()) + ["--output", "\(out)/stateless.hdf5"]).status == 0)
+            #expect(try Self.bytes("\(out)/stateless.hdf5") != Self.bytes("\(out)/whole.hdf5"))
+        }
         // The same command once more: nothing to do.
         let again = try Self.embed(common + ["--output", "\(out)/killed.hdf5"])
         #expect(again.status == 0 && again.stdout.contains("already complete"), "\(again.stdout)")

@@ -18,6 +18,20 @@ public final class ELMoEmbedder<T: Scalar> {
     public var windowSteps = 32
     private var carried: Bidirectional<[LSTMState<T>]>
 
+    /// Stateful: the state each of the ``batchSize`` rows carries into the next call (every direction and layer);
+    /// set it to continue a run from saved state. Its shapes are fixed by the model and ``batchSize``.
+    public var carriedStates: Bidirectional<[LSTMState<T>]> {
+        get { carried }
+        set {
+            for direction in Direction.allCases {
+                precondition(newValue[direction].count == carried[direction].count
+                             && zip(newValue[direction], carried[direction]).allSatisfy { $0.cell.shape == $1.cell.shape && $0.hidden.shape == $1.hidden.shape },
+                             "carried states of another model or batch size")
+            }
+            carried = newValue
+        }
+    }
+
     public var layerCount: Int { model.options.layerCount + 1 }
     public var dimension: Int { 2 * model.outputDim }
 
