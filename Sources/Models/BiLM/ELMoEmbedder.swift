@@ -247,9 +247,12 @@ public final class ELMoEmbedder<T: Scalar> {
             }
             return outputs
         }
+        // Each direction on its own copy of its states (the two run at once), put back after.
         var forward: [Tensor<T>] = [], backward: [Tensor<T>] = []
-        Parallel.both({ forward = runDirection(.forward, kept: &states.forward) },
-                      { backward = runDirection(.backward, kept: &states.backward) })
+        var forwardStates = states.forward, backwardStates = states.backward
+        Parallel.both({ forward = runDirection(.forward, kept: &forwardStates) },
+                      { backward = runDirection(.backward, kept: &backwardStates) })
+        states = Bidirectional(forward: forwardStates, backward: backwardStates)
         return Representations(rows: rows, steps: layout.steps, lengths: lengths, tokenEmbeddings: embeddings,
                                layerOutputs: Bidirectional(forward: forward, backward: backward))
     }
