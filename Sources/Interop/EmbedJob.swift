@@ -299,16 +299,8 @@ public final class HDF5EmbeddingSink: EmbeddingSink {
 
     public func put(_ index: Int, _ vectors: Tensor<Float>) throws {
         precondition(vectors.scalars.count * MemoryLayout<Float>.size == byteCounts[index], "dataset \(index): shape differs from its layout")
-        try vectors.scalars.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(offsets[index]) + off_t(written))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw RuntimeFailure("cannot write \(partialPath): \(String(cString: strerror(errno))) (rerun the same command to continue)")
-                }
-                written += n
-            }
+        try vectors.scalars.withUnsafeBytes {
+            try Files.writeAll($0, to: fd, at: offsets[index], path: partialPath, advice: " (rerun the same command to continue)")
         }
     }
 
@@ -375,20 +367,22 @@ public final class JSONLEmbeddingSink: EmbeddingSink {
     private let path: String
     private let scratchPath: String
     private let tokens: (Int) -> [String]
-    private let shapes: [[Int]]
+    private let count: Int
+    private let shape: (Int) -> [Int]
     private let offsets: [Int64]
     private var fd: Int32 = -1
 
-    /// `shapes[i]`: sentence i's output shape.
-    public init(path: String, tokens: @escaping (Int) -> [String], shapes: [[Int]]) throws {
+    /// `shape(i)`: sentence i's output shape, for sentences 0..<count.
+    public init(path: String, count: Int, tokens: @escaping (Int) -> [String], shape: @escaping (Int) -> [Int]) throws {
         self.path = path
         self.tokens = tokens
-        self.shapes = shapes
+        self.count = count
+        self.shape = shape
         var offsets: [Int64] = [], next: Int64 = 0
-        offsets.reserveCapacity(shapes.count)
-        for shape in shapes {
+        offsets.reserveCapacity(count)
+        for index in 0..<count {
             offsets.append(next)
-            next += Int64(shape.reduce(1, *) * MemoryLayout<Float>.size)
+            next += Int64(shape(index).reduce(1, *) * MemoryLayout<Float>.size)
         }
         self.offsets = offsets
         scratchPath = "\(path).vectors-\(getpid())"
@@ -401,18 +395,8 @@ public final class JSONLEmbeddingSink: EmbeddingSink {
     }
 
     public func put(_ index: Int, _ vectors: Tensor<Float>) throws {
-        precondition(vectors.shape == shapes[index], "sentence \(index): shape differs from its layout")
-        try vectors.scalars.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offsets[index]) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw RuntimeFailure("cannot write \(scratchPath): \(String(cString: strerror(errno)))")
-                }
-                done += n
-            }
-        }
+        precondition(vectors.shape == shape(index), "sentence \(index): shape differs from its layout")
+        try vectors.scalars.withUnsafeBytes { try Files.writeAll($0, to: fd, at: offsets[index], path: scratchPath) }
     }
 
     public func committed(batches: Int) throws {}
@@ -420,18 +404,11 @@ public final class JSONLEmbeddingSink: EmbeddingSink {
     public func finish() throws {
         try Files.writeAtomically(to: path) { append in
             var text: [UInt8] = []
-            for index in shapes.indices {
-                var scalars = [Float](repeating: 0, count: shapes[index].reduce(1, *))
-                try scalars.withUnsafeMutableBytes { raw in
-                    var done = 0
-                    while done < raw.count {
-                        let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offsets[index]) + off_t(done))
-                        if n < 0 && errno == EINTR { continue }
-                        guard n > 0 else { throw RuntimeFailure("cannot read back \(scratchPath): \(n < 0 ? String(cString: strerror(errno)) : "file shorter than its layout")") }
-                        done += n
-                    }
-                }
-                let vectors = Tensor(shape: shapes[index], scalars: scalars)
+            for index in 0..<count {
+                let shape = shape(index)
+                var scalars = [Float](repeating: 0, count: shape.reduce(1, *))
+                try scalars.withUnsafeMutableBytes { try Files.readAll(into: $0, from: fd, at: offsets[index], path: scratchPath) }
+                let vectors = Tensor(shape: shape, scalars: scalars)
                 let line = "{\"tokens\": [" + tokens(index).map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": " + Self.nested(vectors) + "}\n"
                 text += Array(line.utf8)
                 if text.count >= 1 << 20 {

@@ -101,10 +101,9 @@ struct EmbedCommand: ParsableCommand {
         } else if output.hasSuffix(".npz") {
             sink = try NPZEmbeddingSink(path: output, keys: key)
         } else {
-            let shapes = sentences.tokenCounts.map {
-                settings.shape(tokens: Int($0), layerCount: embedder.layerCount, dimension: embedder.dimension)
+            sink = try JSONLEmbeddingSink(path: output, count: sentences.count, tokens: { sentences.tokens($0) }) {
+                settings.shape(tokens: Int(sentences.tokenCounts[$0]), layerCount: embedder.layerCount, dimension: embedder.dimension)
             }
-            sink = try JSONLEmbeddingSink(path: output, tokens: { sentences.tokens($0) }, shapes: shapes)
         }
 
         let progress = ProgressLine(total: sentences.count, unit: "sentences", rateUnit: "sentences")

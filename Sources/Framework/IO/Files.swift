@@ -80,6 +80,31 @@ public enum Files {
         if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
     }
 
+    /// Writes all of `bytes` to descriptor `fd` at `offset` (retrying short and interrupted writes); `path` names
+    /// the file in the error, `advice` follows it.
+    public static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, at offset: Int64, path: String, advice: String = "") throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RuntimeFailure("cannot write \(path): \(String(cString: strerror(errno)))\(advice)")
+            }
+            done += n
+        }
+    }
+
+    /// Fills `bytes` from descriptor `fd` at `offset`; a file that ends first is an error naming `path`.
+    public static func readAll(into bytes: UnsafeMutableRawBufferPointer, from fd: Int32, at offset: Int64, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pread(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw RuntimeFailure("cannot read \(path): \(n < 0 ? String(cString: strerror(errno)) : "the file ends early")") }
+            done += n
+        }
+    }
+
     /// Creates the directory an output file `path` goes in, if missing (`role` names the flag in errors).
     public static func ensureParentDirectory(of path: String, role: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
