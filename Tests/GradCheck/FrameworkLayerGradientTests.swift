@@ -92,6 +92,26 @@ struct FrameworkLayerGradientTests {
         #expect(out.keptRows == 2 && out.loss.isFinite)
     }
 
+    @Test("Layer norm over the last dimension, with a zero row that must stay zero")
+    func layerNorm() {
+        let x = randomParameter("x", [2, 3, 6], seed: 16, scale: 2)
+        for j in 0..<6 { x.value.scalars[6 + j] = 0 }   // row 1 is padding
+        let layer = LayerNorm<Double>()
+        let loss = ProjectionLoss(shape: [2, 3, 6], seed: 17)
+        let result = GradientChecker.check([x]) { loss.value(layer.forward(x.value).output) } backward: {
+            let (y, cache) = layer.forward(x.value)
+            x.accumulate(layer.backward(loss.gradient(like: y), cache: cache))
+        }
+        #expect(result.maxRelativeError <= Self.tolerance, "\(result)")
+        let y = layer.forward(x.value).output
+        #expect(y.scalars[6..<12].allSatisfy { $0 == 0 })
+        for r in [0, 2, 5] {   // mean 0, variance 1 − ε-sized
+            let row = Array(y.scalars[(r * 6)..<(r * 6 + 6)])
+            let mean = row.reduce(0, +) / 6, variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 6
+            #expect(abs(mean) < 1e-12 && abs(variance - 1) < 1e-4, "row \(r): mean \(mean), variance \(variance)")
+        }
+    }
+
     @Test("Dropout with a fixed mask")
     func dropout() {
         let x = randomParameter("x", [5, 4], seed: 13)

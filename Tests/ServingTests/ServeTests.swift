@@ -78,6 +78,22 @@ struct ServeTests {
         let rows = (object["embeddings"] as! [[[Double]]])[0]
         #expect(rows.flatMap { $0 }.map { Float($0).bitPattern } == values.map(\.bitPattern))
         #expect(object["shapes"] as? [[Int]] == [[2, 5]])
+
+        // Several outputs of different ranks (pooled [D], top [n, D], all [L, n, D]) in one answer; the widest floats
+        // fill the buffer to its computed bound without passing it.
+        var rng = SeededRandom(seed: 3)
+        var random = (0..<3000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }.filter(\.isFinite)
+        #expect(random.allSatisfy { $0.description.utf8.count <= EmbedResponse.longestFloat })
+        random[0] = -1.00303895e-36   // sign, nine digits, point, e-36
+        #expect(random[0].description.utf8.count == EmbedResponse.longestFloat)
+        let outputs = [Tensor(shape: [6], scalars: Array(random[0..<6])), Tensor(shape: [3, 4], scalars: Array(random[6..<18])),
+                       Tensor(shape: [2, 3, 4], scalars: Array(random[18..<42]))]
+        let many = try JSONSerialization.jsonObject(with: Data(EmbedResponse.json(outputs))) as! [String: Any]
+        #expect(many["shapes"] as? [[Int]] == [[6], [3, 4], [2, 3, 4]])
+        let embeddings = many["embeddings"] as! [Any]
+        let flat = ((embeddings[0] as! [Double]) + (embeddings[1] as! [[Double]]).flatMap { $0 }
+                    + (embeddings[2] as! [[[Double]]]).flatMap { $0.flatMap { $0 } }).map { Float($0).bitPattern }
+        #expect(flat == random[0..<42].map(\.bitPattern))
     }
 
     static func sentence(_ k: Int) -> [String] {

@@ -140,6 +140,7 @@ struct DownstreamTests {
             (["parts": "random,boundary-toy", "elmo.layers": "mix"], "option elmo.layers names no part"),
             (["parts": "random,boundary-toy", "random.size": "3"], "encoder random has no option size"),
             (["parts": "random,boundary-toy", "random.trainable": "maybe"], "random.trainable=maybe is invalid"),
+            (["parts": "random,boundary-toy", "normalize": "batch"], "normalize"),
         ] {
             let error = #expect(throws: InputError.self) { try make(options) }
             #expect(error?.message.contains(message) == true, "\(options): \(String(describing: error))")
@@ -147,6 +148,50 @@ struct DownstreamTests {
         let clash = try make(["parts": "boundary-toy,same-names"])
         let error = #expect(throws: InputError.self) { try clash.prepare(sentences) }
         #expect(error?.message.contains("parts boundary-toy and same-names both have a parameter named toy.scale") == true)
+    }
+
+    /// `normalize=layer`: each part's token vectors are layer-normalized on their own before joining (the boundary rows
+    /// a part lacks stay zero), and each part's backward gets its slice of the gradient through that normalization.
+    @Test func concatenatedEncodersNormalizeEachPart() throws {
+        var registries = Registries()
+        try Models.register(into: &registries)
+        try registries.encoders.register(ComponentInfo(name: "boundary-toy", summary: "test encoder")) { _ in { _ in BoundaryToyEncoder() } }
+        let context = EncoderContext(trainable: true, seed: 5, encoders: registries.encoders)
+        let plain = try registries.encoders.makeEncoder("concat", options: ["parts": "random,boundary-toy", "random.dim": "3"], context: context)
+        let normalized = try registries.encoders.makeEncoder("concat", options: ["parts": "random,boundary-toy", "random.dim": "3", "normalize": "layer"], context: context)
+        let sentences = [["ab", "c", "ab"], ["xyz"]]
+        try plain.prepare(sentences)
+        try normalized.prepare(sentences)
+        var rng = SeededRandom(seed: 6)
+        let before = plain.forward(sentences, training: true, rng: &rng).vectors.vectors
+        let encoded = normalized.forward(sentences, training: true, rng: &rng)
+        let after = encoded.vectors.vectors
+        #expect(after.shape == [2, 5, 5])
+        var dOut = Tensor<Float>(shape: [2, 5, 5])
+        rng.fillUniform(&dOut, -1, 1)
+        let norm = LayerNorm<Float>()
+        var expectedTableGrad = [Float](repeating: 0, count: 4 * 3)
+        let rowOf = ["ab": 1, "c": 2, "xyz": 3]
+        for (r, s) in sentences.enumerated() {
+            for t in 0..<5 {
+                let at = (r * 5 + t) * 5
+                for (columns, present) in [(0..<3, t >= 1 && t <= s.count), (3..<5, t < s.count + 2)] {
+                    let raw = Tensor(shape: [1, columns.count], scalars: Array(before.scalars[(at + columns.lowerBound)..<(at + columns.upperBound)]))
+                    let (expected, cache) = norm.forward(raw)
+                    let got = Array(after.scalars[(at + columns.lowerBound)..<(at + columns.upperBound)])
+                    #expect(got == (present ? expected.scalars : [Float](repeating: 0, count: columns.count)), "row \(r) token \(t) columns \(columns)")
+                    if present && columns.lowerBound == 0 {
+                        let g = Tensor(shape: [1, 3], scalars: Array(dOut.scalars[at..<(at + 3)]))
+                        let word = rowOf[s[t - 1]]!
+                        for (c, v) in norm.backward(g, cache: cache).scalars.enumerated() { expectedTableGrad[word * 3 + c] += v }
+                    }
+                }
+            }
+        }
+        encoded.backward(dOut)
+        let table = normalized.parameters.first { $0.name == "embedding.table" }!
+        #expect(table.count == expectedTableGrad.count)
+        #expect(zip(table.grad.scalars, expectedTableGrad).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(table.grad.scalars) vs \(expectedTableGrad)")
     }
 
     @Test func learningRateSchedules() throws {

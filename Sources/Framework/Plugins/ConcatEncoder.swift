@@ -7,6 +7,11 @@ import Foundation
 /// `PART.KEY=VALUE` go to that part (`elmo.layers=mix`); `PART.trainable=true|false` overrides
 /// `--trainable` for that part alone, so ELMo can stay frozen (its features cached) while word vectors train.
 ///
+/// `normalize=layer` puts each part's token vectors through a ``LayerNorm`` (mean 0, variance 1 per token) before
+/// they are joined. Parts arrive at very different scales (pooled word2vec dimensions vary about 7× less than ELMo's
+/// top layer), and a head trained by Adam then learns from the larger part first and overfits it before the smaller
+/// part is used; normalized, both start even. Peters et al. (2018) likewise layer-normalize biLM layers before mixing.
+///
 /// Token alignment: an encoder that adds sentence boundaries (ELMo's `<S>`/`</S>`) gives n + 2 rows
 /// per sentence. When any part does, the output has n + 2 rows and the other parts' n rows sit at
 /// rows 1…n, with zero vectors at the boundaries.
@@ -15,12 +20,17 @@ public final class ConcatEncoder: Encoder {
     public let name: String
     public let partNames: [String]
     public let parts: [any Encoder]
+    public let normalization: Normalization
 
-    public init(name: String, partNames: [String], parts: [any Encoder]) {
+    /// What is done to each part's vectors before they are joined.
+    public enum Normalization: String, CaseIterable, Sendable, OptionValue { case none, layer }
+
+    public init(name: String, partNames: [String], parts: [any Encoder], normalization: Normalization = .none) {
         precondition(partNames.count == parts.count && !parts.isEmpty)
         self.name = name
         self.partNames = partNames
         self.parts = parts
+        self.normalization = normalization
     }
 
     public var dimension: Int { parts.reduce(0) { $0 + $1.dimension } }
@@ -57,7 +67,14 @@ public final class ConcatEncoder: Encoder {
         var column = 0
         for part in parts {
             let encoded = part.forward(sentences, training: training, rng: &rng)
-            let vectors = encoded.vectors
+            var vectors = encoded.vectors
+            var partBackward = encoded.backward
+            if normalization == .layer {
+                let norm = LayerNorm<Float>()
+                let (normalized, cache) = norm.forward(vectors.vectors)
+                vectors = TokenVectors(vectors: normalized, lengths: vectors.lengths)
+                partBackward = { [backward = encoded.backward] dy in backward(norm.backward(dy, cache: cache)) }
+            }
             let rowOffset = boundaries && !part.addsSentenceBoundaries ? 1 : 0
             let partL = vectors.maxLength, partD = vectors.dimension
             precondition(partD == part.dimension && vectors.batch == b, "encoder \(name): a part returned vectors of shape \(vectors.vectors.shape)")
@@ -74,7 +91,7 @@ public final class ConcatEncoder: Encoder {
                 }
             }
             if !part.parameters.isEmpty {
-                pullbacks.append((Placement(shape: vectors.vectors.shape, rowOffset: rowOffset, column: column), encoded.backward))
+                pullbacks.append((Placement(shape: vectors.vectors.shape, rowOffset: rowOffset, column: column), partBackward))
             }
             column += partD
         }
@@ -100,8 +117,11 @@ public final class ConcatEncoder: Encoder {
     }
 
     static let partsOption = PluginOption<String>("parts", default: nil, help: "comma-separated encoder names, e.g. elmo,word2vec")
+    static let normalizeOption = PluginOption<Normalization>("normalize", default: Normalization.none,
+                                                             help: "none, or layer: each part's token vectors to mean 0, variance 1 before joining")
     public static let optionInfos = [
         partsOption.info,
+        normalizeOption.info,
         OptionInfo(key: "PART.KEY", help: "option KEY for that part, e.g. elmo.layers=mix; PART.trainable=false freezes one part"),
     ]
 
@@ -117,6 +137,7 @@ public final class ConcatEncoder: Encoder {
             throw InputError("encoder \(name): part \(repeated) is named twice")
         }
         if names.contains(name) { throw InputError("encoder \(name): \(name) cannot be one of its own parts") }
+        let normalization = try options.value(of: normalizeOption)
         // PART.trainable is read here; every other PART.KEY goes to that part's factory.
         var trainable: [String: Bool] = [:]
         for part in names {
@@ -129,7 +150,7 @@ public final class ConcatEncoder: Encoder {
             }
         }
         var partOptions: [String: [String: String]] = Dictionary(uniqueKeysWithValues: names.map { ($0, [:]) })
-        for key in options.values.keys.sorted() where key != partsOption.key && !names.contains(where: { key == "\($0).trainable" }) {
+        for key in options.values.keys.sorted() where key != partsOption.key && key != normalizeOption.key && !names.contains(where: { key == "\($0).trainable" }) {
             let value = options.text(key)!
             let pieces = key.split(separator: ".", maxSplits: 1).map(String.init)
             guard pieces.count == 2, partOptions[pieces[0]] != nil else {
@@ -146,7 +167,7 @@ public final class ConcatEncoder: Encoder {
                 partContext.trainable = trainable[part] ?? context.trainable
                 return try registry.makeEncoder(part, options: partOptions[part]!, context: partContext)
             }
-            return ConcatEncoder(name: name, partNames: names, parts: parts)
+            return ConcatEncoder(name: name, partNames: names, parts: parts, normalization: normalization)
         }
     }
 }
