@@ -213,6 +213,27 @@ struct ModelGradientTests {
         #expect(before.scalars != after.scalars)
     }
 
+    /// A server's batches come in every size: each size packs its own weights, and only the last few stay packed. A
+    /// size packed again after its eviction still gives OpenBLAS's numbers.
+    @Test func packedProductsStayBoundedOverManyBatchSizes() {
+        var rng = SeededRandom(seed: 92)
+        let steps = 3, i = 5, c = 24
+        let packed = LSTMLayer<Float>(name: "lstm", inputSize: i, cellSize: c, projectionSize: 16, cellClip: 3, projectionClip: 3, rng: &rng)
+        let plain = LSTMLayer<Float>(name: "lstm", inputSize: i, cellSize: c, projectionSize: 16, cellClip: 3, projectionClip: 3, rng: &rng)
+        packed.stepProducts = .oneDNN(.float32)
+        plain.stepProducts = .openBLAS
+        for (p, q) in zip(packed.parameters, plain.parameters) { q.value = p.value }
+        let sizes = Array(1...(LSTMLayer<Float>.maxPackedShapes + 4)) + [1, 2]
+        for b in sizes {
+            let x = Tensor<Float>(shape: [steps * b, i], scalars: (0..<(steps * b * i)).map { _ in Float(rng.unitDouble() * 2 - 1) })
+            let zero = LSTMState<Float>.zeros(batch: b, cellSize: c, outputSize: 16)
+            let got = packed.forward(x, steps: steps, initial: zero).output, want = plain.forward(x, steps: steps, initial: zero).output
+            #expect(zip(got.scalars, want.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }, "batch size \(b)")
+            #expect(packed.packedShapeCount <= LSTMLayer<Float>.maxPackedShapes)
+        }
+        #expect(packed.packedShapeCount == LSTMLayer<Float>.maxPackedShapes)
+    }
+
     static func miniOptions(skip: Bool = true) -> BiLMOptions {
         BiLMOptions(cellSize: 4, projectionDim: 3, layerCount: 2, cellClip: 3, projectionClip: 3, skipConnections: skip,
                     charEmbeddingDim: 3, filters: [[1, 2], [2, 3]], highwayCount: 1, maxCharactersPerToken: 50,

@@ -150,12 +150,18 @@ public final class PackedMatmul {
         return isa & dnnl_cpu_isa_avx512_core_amx.rawValue == dnnl_cpu_isa_avx512_core_amx.rawValue
     }
 
+    /// True when oneDNN may use AVX-512 kernels here (its effective instruction set, which `ONEDNN_MAX_CPU_ISA` caps).
+    public static var avx512Available: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        return isa & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue
+    }
+
     /// The widest instruction set oneDNN dispatches to on this CPU.
     public static var isaName: String {
         if amxAvailable { return "AMX" }
         if bfloat16Available { return "AVX512-BF16" }
+        if avx512Available { return "AVX-512" }
         let isa = dnnl_get_effective_cpu_isa().rawValue
-        if isa & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue { return "AVX-512" }
         if isa & dnnl_cpu_isa_avx2.rawValue == dnnl_cpu_isa_avx2.rawValue { return "AVX2" }
         return "no AVX2"
     }

@@ -177,7 +177,8 @@ struct ColumnHalves {
 extension StepKernels {
     /// Who multiplies the per-step products: OpenBLAS at every call (packing the weights each time), or oneDNN
     /// with the weights packed once per window, in float32 or bfloat16. Read once from `ELMO_STEP_PRODUCTS`
-    /// (`openblas`, `onednn`, `onednn-bf16`); ``StepProduct`` is used only when this is not `.openBLAS`.
+    /// (`openblas`, `onednn`, `onednn-bf16`); unset, ``automaticBackend``. ``StepProduct`` is used only when this is
+    /// not `.openBLAS`.
     public enum ProductBackend: Equatable, Sendable {
         case openBLAS
         case oneDNN(PackedMatmul.Precision)
@@ -202,21 +203,29 @@ extension StepKernels {
 
     nonisolated(unsafe) private static var chosenBackend: ProductBackend? = nil
 
-    /// The backend of the per-step products (default: the environment's, else OpenBLAS). Set it before any
+    /// The default where `ELMO_STEP_PRODUCTS` is unset: oneDNN float32 where oneDNN runs AVX-512 kernels, OpenBLAS
+    /// elsewhere. Measured (Benchmarks/RESULTS.md): with AVX-512 oneDNN's packed products run the BiLSTM 1.2–1.3× faster
+    /// and `serve` 1.15–1.25×, pretraining within noise; restricted to AVX2 (`ONEDNN_MAX_CPU_ISA=AVX2`), oneDNN 2.6 is
+    /// slower than OpenBLAS (`embed` 0.7–0.9×), so AVX2-only CPUs keep OpenBLAS.
+    public static var automaticBackend: ProductBackend {
+        PackedMatmul.avx512Available ? .oneDNN(.float32) : .openBLAS
+    }
+
+    /// The backend of the per-step products (default: the environment's, else ``automaticBackend``). Set it before any
     /// layer runs (it is read without a lock).
     public static var productBackend: ProductBackend {
         get {
             if let chosenBackend { return chosenBackend }
-            var backend = ProductBackend.openBLAS
+            var backend = automaticBackend
             if let value = ProcessInfo.processInfo.environment["ELMO_STEP_PRODUCTS"] {
                 if let named = ProductBackend(name: value) {
                     backend = named
                     if named == .oneDNN(.bfloat16) && !PackedMatmul.bfloat16Available {
-                        FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=onednn-bf16 needs AVX512-BF16 or AMX; this CPU has \(PackedMatmul.isaName); using openblas\n".utf8))
-                        backend = .openBLAS
+                        FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=onednn-bf16 needs AVX512-BF16 or AMX; this CPU has \(PackedMatmul.isaName); using \(automaticBackend.name)\n".utf8))
+                        backend = automaticBackend
                     }
                 } else {
-                    FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=\(value) is not openblas, onednn or onednn-bf16; using openblas\n".utf8))
+                    FileHandle.standardError.write(Data("warning: ELMO_STEP_PRODUCTS=\(value) is not openblas, onednn or onednn-bf16; using \(automaticBackend.name)\n".utf8))
                 }
             }
             chosenBackend = backend

@@ -34,6 +34,13 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     /// oneDNN's packed per-step products (float32 layers, when ``StepKernels/productBackend`` is oneDNN), by
     /// pass, batch size and split; repacked at the start of a pass when the weights' versions moved.
     private var packedProducts: [PackedKey: PackedStepProducts] = [:]
+    /// The keys of ``packedProducts``, least recently used first. A server's batches come in many sizes; each size
+    /// holds its own packed copy of the weights (2.5 MB per layer for the shipped model), so only the last
+    /// ``maxPackedShapes`` are kept.
+    private var packedUseOrder: [PackedKey] = []
+    public static var maxPackedShapes: Int { 8 }
+    /// How many batch sizes have their weights packed now.
+    public var packedShapeCount: Int { packedProducts.count }
     /// This layer's per-step product backend; nil follows ``StepKernels/productBackend``.
     public var stepProducts: StepKernels.ProductBackend? = nil
 
@@ -183,6 +190,9 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
         let key = PackedKey(backward: backward, rows: b, split: split)
         let versions = [kernel.version, self.projection?.version ?? 0]
         if let products = packedProducts[key] {
+            if packedUseOrder.last != key, let at = packedUseOrder.firstIndex(of: key) {
+                packedUseOrder.append(packedUseOrder.remove(at: at))
+            }
             // Repacked only after the weights changed: a frozen model (embed) packs once.
             if products.versions != versions {
                 products.recurrent.repack(w)
@@ -201,7 +211,9 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                     try StepProduct(split: split, transposedB: backward, m: b, n: backward ? c : h, k: backward ? h : c, b: p, ldb: h,
                                     accumulate: false, precision: precision)
                 })
+            if packedUseOrder.count >= Self.maxPackedShapes { packedProducts[packedUseOrder.removeFirst()] = nil }
             packedProducts[key] = products
+            packedUseOrder.append(key)
             return products
         } catch {
             stepProducts = .openBLAS
