@@ -362,3 +362,30 @@ struct FastMathTests {
         #expect(["avx512", "avx2+fma", "baseline"].contains(FastMath.variant))
     }
 }
+
+@Suite("Alias sampling")
+struct AliasTableTests {
+    /// The buckets encode the weights' distribution to rounding, and draws follow it (each frequency within 5σ).
+    @Test func drawsFollowTheWeights() {
+        let weights = [1.0, 10, 100, 1000, 0, 3.5, 42].map { $0 == 0 ? 0 : Foundation.pow($0, 0.75) }
+        let table = AliasTable(weights: weights)
+        let total = weights.reduce(0, +)
+        for (p, w) in zip(table.probabilities, weights) { #expect(abs(p - w / total) < 1e-9, "\(p) vs \(w / total)") }
+        var rng = SeededRandom(seed: 5)
+        var seen = [Int](repeating: 0, count: weights.count)
+        let draws = 1_000_000
+        table.buckets.withUnsafeBufferPointer { buckets in
+            for _ in 0..<draws { seen[Int(AliasTable.pick(rng.next(), in: buckets))] += 1 }
+        }
+        for (i, w) in weights.enumerated() {
+            let p = w / total, sigma = (Double(draws) * p * (1 - p)).squareRoot()
+            #expect(abs(Double(seen[i]) - Double(draws) * p) <= 5 * sigma + 1e-9, "index \(i): \(seen[i]) draws, expected \(Double(draws) * p)")
+        }
+        #expect(seen[4] == 0)   // weight 0 is never drawn
+        // Every bucket is reachable: the high half of the draw spreads over all of them.
+        let single = AliasTable(weights: [2, 2, 2])
+        let highHalves: [UInt64] = [0, 0x5555_5556, 0xAAAA_AAAB]   // ⌊h · 3 / 2³²⌋ = 0, 1, 2
+        let picks = single.buckets.withUnsafeBufferPointer { b in highHalves.map { AliasTable.pick($0 << 32, in: b) } }
+        #expect(picks == [0, 1, 2])
+    }
+}

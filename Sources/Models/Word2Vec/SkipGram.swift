@@ -27,7 +27,7 @@ public final class SkipGramTrainer {
     let index: [String: Int32]
     public private(set) var input: [Float]     // [V, D] the word vectors
     var output: [Float]                         // [V, D] the negative-sampling weights
-    var unigramTable: [Int32]
+    let negatives: AliasTable
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     /// One entry per finished epoch.
     public private(set) var epochs: [EpochReport] = []
@@ -57,17 +57,8 @@ public final class SkipGramTrainer {
         let d = config.dimension
         input = (0..<(words.count * d)).map { _ in Float((rng.unitDouble() - 0.5) / Double(d)) }
         output = [Float](repeating: 0, count: words.count * d)
-        // Negatives: a table where word w fills a share ∝ count^0.75.
-        let tableSize = max(1_000_000, words.count * 10)
-        let powers = counts.map { Foundation.pow(Double($0), 0.75) }
-        let total = powers.reduce(0, +)
-        var table = [Int32](repeating: 0, count: tableSize)
-        var w = 0, cumulative = powers[0] / total
-        for i in 0..<tableSize {
-            table[i] = Int32(w)
-            if Double(i + 1) / Double(tableSize) > cumulative, w < words.count - 1 { w += 1; cumulative += powers[w] / total }
-        }
-        unigramTable = table
+        // Negatives: word w with probability ∝ count^0.75, as word2vec.c's unigram table gives them.
+        negatives = AliasTable(weights: counts.map { Foundation.pow(Double($0), 0.75) })
         self.corpus = corpus
     }
 
@@ -84,10 +75,10 @@ public final class SkipGramTrainer {
         let workers = (0..<threads).map { SkipGramWorker(config: config, seed: (config.seed ^ 0x5EED) &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
         try input.withUnsafeMutableBufferPointer { syn0 in
             try output.withUnsafeMutableBufferPointer { syn1 in
-                try unigramTable.withUnsafeBufferPointer { table in
+                try negatives.buckets.withUnsafeBufferPointer { negatives in
                     try counts.withUnsafeBufferPointer { counts in
                         let model = SkipGramModel(input: syn0.baseAddress!, output: syn1.baseAddress!, dimension: d,
-                                                  unigramTable: table, counts: counts,
+                                                  negatives: negatives, counts: counts,
                                                   totalWords: totalWords, totalSteps: Double(config.epochs * totalWords), progress: progress)
                         for epoch in 0..<config.epochs {
                             let wordsBefore = progress.words.load(ordering: .relaxed), epochStart = Date()
@@ -164,7 +155,7 @@ struct SkipGramModel: @unchecked Sendable {
     let input: UnsafeMutablePointer<Float>
     let output: UnsafeMutablePointer<Float>
     let dimension: Int
-    let unigramTable: UnsafeBufferPointer<Int32>
+    let negatives: UnsafeBufferPointer<AliasTable.Bucket>
     let counts: UnsafeBufferPointer<Int>
     let totalWords: Int
     /// Words of all epochs: the learning rate reaches its floor there.
@@ -196,6 +187,9 @@ final class SkipGramWorker: @unchecked Sendable {
         let d = model.dimension, window = config.window, negative = config.negative
         chunks += 1
         let threshold = config.sample * Double(model.totalWords)
+        // In locals while it runs: the stored properties would be checked for exclusive access at every pair.
+        var loss = 0.0, pairs = 0, rng = self.rng
+        defer { self.loss += loss; self.pairs += pairs; self.rng = rng }
         var begin = 0
         for end in chunk.ends {
             sentence.removeAll(keepingCapacity: true)
@@ -222,7 +216,7 @@ final class SkipGramWorker: @unchecked Sendable {
                         for n in 0...negative {
                             let target: Int32, label: Float
                             if n == 0 { target = center; label = 1 } else {
-                                target = model.unigramTable[rng.integer(below: model.unigramTable.count)]
+                                target = AliasTable.pick(rng.next(), in: model.negatives)
                                 if target == center { continue }
                                 label = 0
                             }
