@@ -409,8 +409,9 @@ public final class JSONLEmbeddingSink: EmbeddingSink {
                 var scalars = [Float](repeating: 0, count: shape.reduce(1, *))
                 try scalars.withUnsafeMutableBytes { try Files.readAll(into: $0, from: fd, at: offsets[index], path: scratchPath) }
                 let vectors = Tensor(shape: shape, scalars: scalars)
-                let line = "{\"tokens\": [" + tokens(index).map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": " + Self.nested(vectors) + "}\n"
-                text += Array(line.utf8)
+                text += Array(("{\"tokens\": [" + tokens(index).map(JSONText.quote).joined(separator: ", ") + "], \"embedding\": ").utf8)
+                text += JSONText.nestedArray(vectors)
+                text += Array("}\n".utf8)
                 if text.count >= 1 << 20 {
                     try text.withUnsafeBytes { try append($0) }
                     text.removeAll(keepingCapacity: true)
@@ -421,14 +422,5 @@ public final class JSONLEmbeddingSink: EmbeddingSink {
         close(fd)
         fd = -1
         unlink(scratchPath)
-    }
-
-    static func nested(_ t: Tensor<Float>) -> String {
-        func level(_ dims: ArraySlice<Int>, _ offset: Int) -> String {
-            guard let first = dims.first else { return "\(t.scalars[offset])" }
-            let stride = dims.dropFirst().reduce(1, *)
-            return "[" + (0..<first).map { level(dims.dropFirst(), offset + $0 * stride) }.joined(separator: ", ") + "]"
-        }
-        return level(t.shape[...], 0)
     }
 }

@@ -147,78 +147,17 @@ public enum EmbedResponse {
     }
 
     /// `{"shapes": [[…], …], "embeddings": [nested arrays]}`; floats in their shortest round-trip form, so a client
-    /// that parses them back to float32 gets the computed values bit for bit. Written straight into one buffer sized
-    /// for the worst case: a response of 20 tokens × 512 dimensions is 10k floats, and a String or Array per float
-    /// cost as much again as formatting it.
+    /// that parses them back to float32 gets the computed values bit for bit.
     public static func json(_ outputs: [Tensor<Float>]) -> [UInt8] {
-        var head = "{\"shapes\": ["
-        head += outputs.map { "[" + $0.shape.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ")
-        head += "], \"embeddings\": ["
-        // Every float takes at most `longestFloat` bytes and a comma; every array of the nesting two brackets and a comma.
-        let capacity = outputs.reduce(head.utf8.count + 8) { total, output in
-            let arrays = output.shape.dropLast().indices.reduce(1) { $0 + output.shape[...$1].reduce(1, *) }
-            return total + output.scalars.count * (longestFloat + 1) + arrays * 3 + 2
+        var out = Array("{\"shapes\": [".utf8)
+        out += Array(outputs.map { "[" + $0.shape.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ").utf8)
+        out += Array("], \"embeddings\": [".utf8)
+        out.reserveCapacity(out.count + outputs.reduce(4) { $0 + $1.scalars.count * (JSONText.longestFloat + 2) })
+        for (k, output) in outputs.enumerated() {
+            if k > 0 { out += [0x2C, 0x20] }
+            out += JSONText.nestedArray(output)
         }
-        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            var writer = ByteWriter(buffer: buffer)
-            writer.append(head)
-            for (k, output) in outputs.enumerated() {
-                if k > 0 { writer.append(byte: 0x2C); writer.append(byte: 0x20) }
-                output.withUnsafeBufferPointer { values in nested(values, shape: output.shape[...], into: &writer) }
-            }
-            writer.append("]}\n")
-            count = writer.count
-        }
-    }
-
-    /// The longest text `Float.description` gives a finite float: sign, nine digits, point and a two-digit exponent
-    /// ("-1.00303895e-36"; checked over every 9,973rd bit pattern).
-    public static let longestFloat = 15
-
-    private static func nested(_ values: UnsafeBufferPointer<Float>, shape: ArraySlice<Int>, into writer: inout ByteWriter) {
-        writer.append(byte: 0x5B)
-        if shape.count == 1 {
-            for (i, value) in values.enumerated() {
-                if i > 0 { writer.append(byte: 0x2C) }
-                writer.append(float: value)
-            }
-        } else {
-            let stride = shape.dropFirst().reduce(1, *)
-            for i in 0..<shape.first! {
-                if i > 0 { writer.append(byte: 0x2C) }
-                nested(UnsafeBufferPointer(rebasing: values[(i * stride)..<((i + 1) * stride)]), shape: shape.dropFirst(), into: &writer)
-            }
-        }
-        writer.append(byte: 0x5D)
-    }
-}
-
-/// Appends bytes to a buffer whose size was computed beforehand; running past it is a programming error.
-struct ByteWriter {
-    let buffer: UnsafeMutableBufferPointer<UInt8>
-    private(set) var count = 0
-
-    init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
-
-    mutating func append(byte: UInt8) {
-        precondition(count < buffer.count, "ByteWriter: the buffer of \(buffer.count) bytes is full")
-        buffer[count] = byte
-        count += 1
-    }
-
-    mutating func append(_ text: String) {
-        var text = text
-        text.withUTF8 { append($0) }
-    }
-
-    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        precondition(count + bytes.count <= buffer.count, "ByteWriter: \(bytes.count) bytes do not fit in the \(buffer.count - count) left")
-        if let source = bytes.baseAddress { (buffer.baseAddress! + count).update(from: source, count: bytes.count) }
-        count += bytes.count
-    }
-
-    /// The float's shortest round-trip text (a small String: no allocation).
-    mutating func append(float value: Float) {
-        append(value.description)
+        out += Array("]}\n".utf8)
+        return out
     }
 }

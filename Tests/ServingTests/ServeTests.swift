@@ -83,9 +83,9 @@ struct ServeTests {
         // fill the buffer to its computed bound without passing it.
         var rng = SeededRandom(seed: 3)
         var random = (0..<3000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }.filter(\.isFinite)
-        #expect(random.allSatisfy { $0.description.utf8.count <= EmbedResponse.longestFloat })
+        #expect(random.allSatisfy { $0.description.utf8.count <= JSONText.longestFloat })
         random[0] = -1.00303895e-36   // sign, nine digits, point, e-36
-        #expect(random[0].description.utf8.count == EmbedResponse.longestFloat)
+        #expect(random[0].description.utf8.count == JSONText.longestFloat)
         let outputs = [Tensor(shape: [6], scalars: Array(random[0..<6])), Tensor(shape: [3, 4], scalars: Array(random[6..<18])),
                        Tensor(shape: [2, 3, 4], scalars: Array(random[18..<42]))]
         let many = try JSONSerialization.jsonObject(with: Data(EmbedResponse.json(outputs))) as! [String: Any]

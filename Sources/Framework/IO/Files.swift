@@ -148,6 +148,67 @@ public enum JSONText {
         return out + "\""
     }
 
+    /// A tensor's floats as nested JSON arrays, one level per dimension, each float in its shortest round-trip text
+    /// (a reader that parses them back to float32 gets the same bits). Written straight into one buffer sized for the
+    /// worst case: a String or Array per float cost as much again as formatting it (`elmo serve`'s answers, `.jsonl`).
+    public static func nestedArray(_ t: Tensor<Float>) -> [UInt8] {
+        // Every float takes at most `longestFloat` bytes and a comma; every array two brackets and a comma.
+        let arrays = t.shape.dropLast().indices.reduce(1) { $0 + t.shape[...$1].reduce(1, *) }
+        let capacity = max(t.scalars.count, 1) * (longestFloat + 1) + arrays * 3
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            var writer = ByteWriter(buffer: buffer)
+            t.withUnsafeBufferPointer { values in
+                if t.shape.isEmpty { writer.append(float: values[0]) } else { nested(values, shape: t.shape[...], into: &writer) }
+            }
+            count = writer.count
+        }
+    }
+
+    /// The longest text `Float.description` gives a finite float: sign, nine digits, point and a two-digit exponent
+    /// ("-1.00303895e-36"; checked over every 9,973rd bit pattern).
+    public static let longestFloat = 15
+
+    private static func nested(_ values: UnsafeBufferPointer<Float>, shape: ArraySlice<Int>, into writer: inout ByteWriter) {
+        writer.append(byte: 0x5B)
+        if shape.count == 1 {
+            for (i, value) in values.enumerated() {
+                if i > 0 { writer.append(byte: 0x2C) }
+                writer.append(float: value)
+            }
+        } else {
+            let stride = shape.dropFirst().reduce(1, *)
+            for i in 0..<shape.first! {
+                if i > 0 { writer.append(byte: 0x2C) }
+                nested(UnsafeBufferPointer(rebasing: values[(i * stride)..<((i + 1) * stride)]), shape: shape.dropFirst(), into: &writer)
+            }
+        }
+        writer.append(byte: 0x5D)
+    }
+
+    /// Appends bytes to a buffer whose size was computed beforehand; running past it is a programming error.
+    private struct ByteWriter {
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        private(set) var count = 0
+
+        init(buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+        mutating func append(byte: UInt8) {
+            precondition(count < buffer.count, "ByteWriter: the buffer of \(buffer.count) bytes is full")
+            buffer[count] = byte
+            count += 1
+        }
+
+        /// The float's shortest round-trip text (a small String: no allocation).
+        mutating func append(float value: Float) {
+            var text = value.description
+            text.withUTF8 { bytes in
+                precondition(count + bytes.count <= buffer.count, "ByteWriter: \(bytes.count) bytes do not fit in the \(buffer.count - count) left")
+                (buffer.baseAddress! + count).update(from: bytes.baseAddress!, count: bytes.count)
+                count += bytes.count
+            }
+        }
+    }
+
     /// A finite number as JSON (non-finite values become `null`, which JSON cannot otherwise hold).
     public static func number(_ x: Double) -> String {
         guard x.isFinite else { return "null" }
