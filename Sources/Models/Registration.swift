@@ -5,7 +5,7 @@ import Framework
 public enum EncoderOptions {
     public static let layers = PluginOption<ELMoEncoder<Float>.LayerChoice>("layers", default: .top, help: "which ELMo layers (mix: a learned scalar mix, as AllenNLP's)")
     public static let precision = PluginOption<ComputePrecision>("precision", default: .fp32,
-                                                           help: "bf16: the frozen LSTMs' per-step products in bfloat16 (AVX512-BF16 or AMX)")
+                                                           help: "bf16: every product by a frozen weight in bfloat16 (AVX512-BF16 or AMX)")
     public static let checkpoint = PluginOption<String>("checkpoint", default: ShippedModels.elmo,
                                                   help: "pretrained BiLM, DIR/STEP (alias --init-from-ckpt)")
     public static let word2vecFile = PluginOption<String>("file", default: ShippedModels.word2vec,

@@ -422,6 +422,8 @@ struct EmbedBench: ParsableCommand {
     @Option(help: "Sentences per batch.") var batchSize = 64
     @Option(help: "Text, one tokenised sentence per line.") var input = "data/1b-word-sample/1b_benchmark.test.tokens"
     @Option(help: "Vocabulary (only its size matters here).") var vocabFile = "data/wikitext-2/vocab.txt"
+    @Option(help: "fp32, or bf16: every product by a weight in bfloat16 (CPUs with AVX512-BF16 or AMX), as `elmo embed --precision`.")
+    var precision = "fp32"
     @OptionGroup var options: TimingOptions
 
     func run() throws {
@@ -438,11 +440,14 @@ struct EmbedBench: ParsableCommand {
             throw InputError("--input \(input): has \(lines.count) non-empty lines, --sentences asks for \(sentences)")
         }
         var rng = SeededRandom(seed: 1)
+        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
+        try arithmetic.requireAvailable("--precision")
         let model = BidirectionalLM<Float>(options: bilm, vocabularySize: vocabulary.count, rng: &rng)
+        model.setComputePrecision(arithmetic)
         let embedder = ELMoEmbedder(model: model, vocabulary: vocabulary, batchSize: batchSize)
         let seconds = medianSeconds(options.repeats) { _ = embedder.encode(lines) }
         let tokens = lines.reduce(0) { $0 + $1.count + 2 }
-        print("embed: config \(config), \(sentences) sentences (\(tokens) tokens with <S> and </S>), batch \(batchSize)")
+        print("embed: config \(config), \(sentences) sentences (\(tokens) tokens with <S> and </S>), batch \(batchSize), precision \(precision)")
         print("  kernel \(BLASRuntime.coreName), \(BLASRuntime.threads) thread(s), elementwise \(FastMath.variant)")
         print(String(format: "  encode  %8.1f ms  %9.0f sentences/s  %9.0f tokens/s", seconds * 1e3,
                      Double(sentences) / seconds, Double(tokens) / seconds))

@@ -28,7 +28,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Sentences per request at most (413 past it).") var maxSentences = 256
     @Option(help: "Tokens per sentence at most (413 past it).") var maxTokensPerSentence = 512
     @Option(help: "Request body bytes at most (413 past it).") var maxBodyBytes = 4 << 20
-    @Option(help: "fp32, or bf16: the LSTMs' per-step products in bfloat16 (CPUs with AVX512-BF16 or AMX).") var precision = "fp32"
+    @Option(help: "fp32, or bf16: every product by a weight (LSTMs, char-CNN, highways) in bfloat16, float32 sums (CPUs with AVX512-BF16 or AMX).") var precision = "fp32"
 
     func run() throws {
         try Check.positive(maxBatchTokens, "--max-batch-tokens")

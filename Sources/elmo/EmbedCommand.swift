@@ -32,7 +32,7 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "HDF5: name datasets by the sentence itself instead of its line number (no sentence_to_index).") var useSentenceKeys = false
     @Flag(help: "HDF5: omit the sentence_to_index dataset.") var forgetSentences = false
     @Flag(help: "Replace an existing output (or an unfinished run of another job) instead of refusing.") var overwrite = false
-    @Option(help: "fp32, or bf16: the LSTMs' per-step products in bfloat16 (CPUs with AVX512-BF16 or AMX).")
+    @Option(help: "fp32, or bf16: every product by a weight (LSTMs, char-CNN, highways) in bfloat16, float32 sums (CPUs with AVX512-BF16 or AMX).")
     var precision = "fp32"
     @Option(help: ArgumentHelp("HDF5: seconds between progress records (tests kill runs between them).", visibility: .hidden))
     var recordSeconds: Double?

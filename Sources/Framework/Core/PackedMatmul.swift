@@ -24,15 +24,23 @@ public final class PackedMatmul {
     private let userSource: dnnl_memory_t?     // A as the caller holds it, when it must be converted
     private let convertSource: dnnl_primitive_t?
     private let packedWeights: dnnl_memory_t
-    private let userWeights: dnnl_memory_t
-    private let packWeights: dnnl_primitive_t
+    /// The caller's weights and the reorder that packs them; nil in an instance that reads another's packed weights.
+    private let userWeights: dnnl_memory_t?
+    private let packWeights: dnnl_primitive_t?
+    /// The instance whose packed weights this one reads (kept alive with it).
+    private let weightsOwner: PackedMatmul?
     private let destination: dnnl_memory_t
 
     /// B is `[k, n]` with row stride `ldb`, or with `transposedWeights` its transpose stored `[n, k]` (row stride
     /// `ldb`); A is `[m, k]` with row stride `lda`, C `[m, n]` with row stride `ldc`. Throws when oneDNN has no
     /// kernel for the request (bfloat16 on a CPU without AVX512-BF16 or AMX: see ``bfloat16Available``).
+    ///
+    /// With `sharingWeightsOf`, an instance made for the same weights (same n, k, layout and precision; any m) whose
+    /// packed copy this one reads instead of packing its own, when oneDNN chose the same packed layout for both:
+    /// another thread's or another row count's product over one copy. ``repack(weights:)`` on the owner updates both.
     public init(m: Int, n: Int, k: Int, weights: UnsafePointer<Float>, ldb: Int, transposedWeights: Bool = false,
-                lda: Int? = nil, ldc: Int? = nil, accumulate: Bool = false, precision: Precision = .float32) throws {
+                lda: Int? = nil, ldc: Int? = nil, accumulate: Bool = false, precision: Precision = .float32,
+                sharingWeightsOf owner: PackedMatmul? = nil) throws {
         precondition(m > 0 && n > 0 && k > 0, "PackedMatmul needs positive sizes, got \(m)×\(n)×\(k)")
         if precision == .bfloat16, !Self.bfloat16Available {
             throw InputError("bfloat16 products need a CPU with AVX512-BF16 or AMX; this one has \(Self.isaName) (use float32)")
@@ -77,10 +85,17 @@ public final class PackedMatmul {
 
         // Pack the weights once: the caller's float32 layout → the layout the kernel chose.
         let packedDesc = dnnl_primitive_desc_query_md(primitiveDescription, dnnl_query_weights_md, 0)!
-        userWeights = Self.memory(&userWeightsDesc, UnsafeMutableRawPointer(mutating: weights))
         var packedDescCopy = packedDesc.pointee
-        packedWeights = Self.memory(&packedDescCopy, elmo_dnnl_memory_allocate())
-        packWeights = Self.reorder(&userWeightsDesc, &packedDescCopy)
+        if let owner, owner.n == n, owner.k == k, owner.precision == precision,
+           let ownerDesc = owner.packedWeightsDescription, dnnl_memory_desc_equal(ownerDesc, packedDesc) != 0 {
+            (weightsOwner, userWeights, packWeights) = (owner.weightsOwner ?? owner, nil, nil)
+            packedWeights = owner.packedWeights
+        } else {
+            weightsOwner = nil
+            userWeights = Self.memory(&userWeightsDesc, UnsafeMutableRawPointer(mutating: weights))
+            packedWeights = Self.memory(&packedDescCopy, elmo_dnnl_memory_allocate())
+            packWeights = Self.reorder(&userWeightsDesc, &packedDescCopy)
+        }
         var made2: dnnl_stream_t? = nil
         Self.check(dnnl_stream_create(&made2, engine, dnnl_stream_default_flags.rawValue), "stream")
         stream = made2!
@@ -95,19 +110,31 @@ public final class PackedMatmul {
             convertSource = nil
         }
         destination = Self.memory(&destinationDesc, nil)
-        repack(weights: weights)
+        if weightsOwner == nil { repack(weights: weights) }
     }
 
     deinit {
-        for p in [primitive, packWeights] + (convertSource.map { [$0] } ?? []) { dnnl_primitive_destroy(p) }
-        for memory in [source, packedWeights, userWeights, destination] + (userSource.map { [$0] } ?? []) { dnnl_memory_destroy(memory) }
+        for p in [primitive] + [packWeights, convertSource].compactMap({ $0 }) { dnnl_primitive_destroy(p) }
+        let owned = weightsOwner == nil ? [packedWeights] : []   // a sharer's packed weights are its owner's
+        for memory in [source, destination] + owned + [userWeights, userSource].compactMap({ $0 }) { dnnl_memory_destroy(memory) }
         dnnl_stream_destroy(stream)
     }
 
-    /// Packs new weights (same shape and layout as at creation): after an optimizer step.
+    /// True when this instance reads another's packed weights (see `sharingWeightsOf`).
+    public var sharesWeights: Bool { weightsOwner != nil }
+
+    /// Packs new weights (same shape and layout as at creation): after an optimizer step. On the owner of shared
+    /// weights; a sharer refuses (its owner's repack updates it).
     public func repack(weights: UnsafePointer<Float>) {
+        guard let userWeights, let packWeights else { preconditionFailure("repack the owner of shared packed weights") }
         Self.check(dnnl_memory_set_data_handle(userWeights, UnsafeMutableRawPointer(mutating: weights)), "weights handle")
         execute(packWeights, [(DNNL_ARG_FROM, userWeights), (DNNL_ARG_TO, packedWeights)])
+    }
+
+    private var packedWeightsDescription: UnsafePointer<dnnl_memory_desc_t>? {
+        var desc: UnsafePointer<dnnl_memory_desc_t>? = nil
+        Self.check(dnnl_memory_get_memory_desc(packedWeights, &desc), "packed weights descriptor")
+        return desc
     }
 
     /// C (=, or += with `accumulate`) A · B.
@@ -213,13 +240,17 @@ public final class PackedMatmul {
     }
 }
 
-/// The arithmetic of a model that is only read (`embed`, a frozen encoder): fp32 throughout, or bf16 for the
-/// LSTM's per-step products (oneDNN, weights packed as bfloat16, float32 accumulation and everything else in fp32).
+/// The arithmetic of a model that is only read (`embed`, a frozen encoder): fp32 throughout, or bf16 for every product
+/// by a weight — the LSTMs' per-step products and input projections, the char-CNN, highways and projection — through
+/// oneDNN with the weights packed as bfloat16 and float32 sums; the elementwise math stays fp32.
 public enum ComputePrecision: String, CaseIterable, Sendable, OptionValue {
     case fp32, bf16
 
     /// The per-step product backend this precision asks the LSTM layers for (nil: the process default).
     public var stepProducts: StepKernels.ProductBackend? { self == .bf16 ? .oneDNN(.bfloat16) : nil }
+    /// The products over a whole pass (``Parameter/packedPrecision``): bfloat16 in bf16; BLAS in fp32, where oneDNN's
+    /// packed float32 measured no faster (`bench embed`, Benchmarks/RESULTS.md).
+    public var packedProducts: PackedMatmul.Precision? { self == .bf16 ? .bfloat16 : nil }
 
     /// Refuses bf16, in one line naming `role`, on a CPU without AVX512-BF16 or AMX.
     public func requireAvailable(_ role: String) throws {

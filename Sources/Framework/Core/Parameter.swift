@@ -25,6 +25,12 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
     /// Meaningful only when ``isRowSparse``.
     public private(set) var touchedRows: [Int] = []
     private var rowTouched: [Bool] = []
+    /// How ``multiply(_:rows:depth:firstRow:accumulate:into:)`` runs: nil, BLAS in `T`; else (float32 parameters)
+    /// oneDNN with the weights packed once, in that precision — for a model that is only read (`embed
+    /// --precision bf16`, a frozen encoder). Repacked whenever ``value`` changes.
+    public var packedPrecision: PackedMatmul.Precision? = nil { didSet { packedProducts = [:] } }
+    /// Per first row of the block of rows multiplied: its packed product and the ``version`` it was packed at.
+    private var packedProducts: [Int: (version: Int, product: PackedWeightProduct)] = [:]
 
     public init(name: String, value: Tensor<T>, trainable: Bool = true, rowSparse: Bool = false) {
         self.name = name
@@ -64,6 +70,42 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
             }
         }
         touchedRows.removeAll(keepingCapacity: true)
+    }
+}
+
+extension Parameter {
+    /// c [m × n] (=, or += with `accumulate`) a [m × depth] · rows `firstRow..<firstRow + depth` of this [R, n]
+    /// parameter (all of it by default); a and c dense. The one product by a weight that `Linear`, the char-CNN and the
+    /// LSTMs' input projections share: BLAS, or oneDNN's packed product where ``packedPrecision`` asks for it.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public func multiply(_ a: UnsafePointer<T>, rows m: Int, depth k: Int, firstRow: Int = 0, accumulate: Bool = false,
+                         into c: UnsafeMutablePointer<T>) {
+        let n = value.columns
+        precondition(firstRow >= 0 && firstRow + k <= value.rows, "\(name): rows \(firstRow)..<\(firstRow + k) of \(shape)")
+        guard m > 0 else { return }
+        value.withUnsafeBufferPointer { w in
+            let block = w.baseAddress! + firstRow * n
+            guard let precision = packedPrecision, T.self == Float.self else {
+                return BLAS.gemm(.none, .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: block, ldb: n,
+                                 beta: accumulate ? 1 : 0, c: c, ldc: n)
+            }
+            let key = firstRow
+            let product: PackedWeightProduct
+            if let known = packedProducts[key], known.product.k == k, known.product.accumulate == accumulate {
+                if known.version != version { known.product.repack(weights: Kernels.float(block)) }
+                product = known.product
+            } else {
+                do {
+                    product = try PackedWeightProduct(k: k, n: n, weights: Kernels.float(block), ldb: n, accumulate: accumulate,
+                                                      precision: precision)
+                } catch {
+                    preconditionFailure("\(name): \(error) (check PackedMatmul.bfloat16Available before asking for bfloat16)")
+                }
+            }
+            packedProducts[key] = (version, product)
+            product.run(Kernels.float(a), rows: m, into: Kernels.float(c))
+        }
     }
 }
 

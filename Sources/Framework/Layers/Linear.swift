@@ -40,7 +40,9 @@ public struct Linear<T: Scalar>: HasParameters {
     public func forward(_ x: Tensor<T>) -> (output: Tensor<T>, cache: Cache) {
         precondition(x.columns == inputSize, "Linear expects last dimension \(inputSize), got \(x.shape)")
         var y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outputSize])
-        BLAS.matmul(x, weight.value, into: &y)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { weight.multiply(xp.baseAddress!, rows: x.rows, depth: inputSize, into: $0.baseAddress!) }
+        }
         if let bias {
             bias.value.withUnsafeBufferPointer { b in
                 y.withUnsafeMutableBufferPointer { Kernels.addRowVector(b, to: $0, columns: outputSize) }

@@ -49,6 +49,19 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     public func setStepProducts(_ backend: StepKernels.ProductBackend?) {
         for layer in layers.forward + layers.backward { layer.stepProducts = backend }
     }
+
+    /// The arithmetic of the products over a whole pass (the char-CNN, highways, projection and the LSTMs' input
+    /// projections): nil, BLAS; else oneDNN with the weights packed once (see ``Parameter/packedPrecision``).
+    public func setPackedProducts(_ precision: PackedMatmul.Precision?) {
+        for parameter in encoderParameters { parameter.packedPrecision = precision }
+    }
+
+    /// The arithmetic of a model that is only read: fp32 (the process's step-product backend, BLAS elsewhere), or
+    /// bf16 for every product by a weight. Check ``ComputePrecision/requireAvailable(_:)`` first.
+    public func setComputePrecision(_ precision: ComputePrecision) {
+        setStepProducts(precision.stepProducts)
+        setPackedProducts(precision.packedProducts)
+    }
     public let softmax: SoftmaxOutput<T>
 
     public var tokenDim: Int { charCNN.outputDim }

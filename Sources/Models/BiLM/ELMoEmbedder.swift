@@ -314,12 +314,13 @@ public final class ELMoEmbedder<T: Scalar> {
 
 extension ELMoEmbedder where T == Float {
     /// Loads `DIR/STEP` (a checkpoint written by `elmo pretrain` or `elmo import-allennlp`). `precision: .bf16` runs
-    /// the LSTMs' per-step products in bfloat16 (refused on CPUs without AVX512-BF16 or AMX).
+    /// every product by a weight in bfloat16 — the LSTMs' per-step products and input projections, the char-CNN, the
+    /// highways and the projection — accumulating in float32 (refused on CPUs without AVX512-BF16 or AMX).
     public convenience init(checkpoint prefix: String, stateful: Bool = false, batchSize: Int = 64,
                             precision: ComputePrecision = .fp32) throws {
         try precision.requireAvailable("precision")
         let (model, vocabulary) = try BiLMCheckpoint.loadModel(prefix)
-        model.setStepProducts(precision.stepProducts)
+        model.setComputePrecision(precision)
         self.init(model: model, vocabulary: vocabulary, stateful: stateful, batchSize: batchSize)
     }
 }

@@ -114,12 +114,8 @@ public final class CharCNN<T: Scalar>: HasParameters {
                     }
                 }
                 windows.withUnsafeBufferPointer { w in
-                    convolutionWeights[k].value.withUnsafeBufferPointer { wk in
-                        scores.withUnsafeMutableBufferPointer { s in
-                            BLAS.gemm(.none, .none, m: rows, n: filter.count, k: windowSize, alpha: 1,
-                                      a: w.baseAddress!, lda: windowSize, b: wk.baseAddress!, ldb: filter.count,
-                                      beta: 0, c: s.baseAddress!, ldc: filter.count)
-                        }
+                    scores.withUnsafeMutableBufferPointer { s in
+                        convolutionWeights[k].multiply(w.baseAddress!, rows: rows, depth: windowSize, into: s.baseAddress!)
                     }
                 }
                 scores.withUnsafeBufferPointer { s in

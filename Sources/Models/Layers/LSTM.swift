@@ -251,10 +251,7 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
                 for r in 0..<(steps * b) { (gp.baseAddress! + r * g).update(from: bp.baseAddress!, count: g) }
             }
             x.withUnsafeBufferPointer { xp in
-                kernel.value.withUnsafeBufferPointer { w in
-                    BLAS.gemm(.none, .none, m: steps * b, n: g, k: i, alpha: 1, a: xp.baseAddress!, lda: i,
-                              b: w.baseAddress!, ldb: g, beta: 1, c: gp.baseAddress!, ldc: g)
-                }
+                kernel.multiply(xp.baseAddress!, rows: steps * b, depth: i, accumulate: true, into: gp.baseAddress!)
             }
         }
         var cells = Tensor<T>(uninitializedShape: [(steps + 1) * b, c])
