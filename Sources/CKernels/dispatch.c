@@ -18,6 +18,9 @@
     } \
     void elmo_scale_##suffix(float *x, long n, float a) { elmo_scale_base(x, n, a); } \
     void elmo_add_##suffix(const float *x, float *y, long n) { elmo_add_base(x, y, n); } \
+    void elmo_max_over_rows_##suffix(const float *x, long rows, long columns, float *maximum, int *argmax) { \
+        elmo_max_over_rows_base(x, rows, columns, maximum, argmax); \
+    } \
     float elmo_dot_##suffix(const float *x, const float *y, long n) { return elmo_dot_base(x, y, n); } \
     void elmo_sgns_update_##suffix(float *gr, float *w, const float *ctx, long n, float g) { elmo_sgns_update_base(gr, w, ctx, n, g); } \
     void elmo_lstm_forward_cells_##suffix(float *g, const float *cp, float *cn, float *m, long rows, long c, float clip, \
@@ -61,6 +64,7 @@ typedef struct {
     void (*accumulate_column_sums)(const float *, long, long, float *);
     void (*scale)(float *, long, float);
     void (*add)(const float *, float *, long);
+    void (*max_over_rows)(const float *, long, long, float *, int *);
     float (*dot)(const float *, const float *, long);
     void (*sgns_update)(float *, float *, const float *, long, float);
     void (*lstm_forward_cells)(float *, const float *, float *, float *, long, long, float, const float *);
@@ -70,7 +74,7 @@ typedef struct {
 
 #define VARIANT(label, suffix) \
     { label, elmo_exponentiate_row_##suffix, elmo_sigmoid_##suffix, elmo_tanh_##suffix, elmo_add_row_vector_##suffix, \
-      elmo_accumulate_column_sums_##suffix, elmo_scale_##suffix, elmo_add_##suffix, elmo_dot_##suffix, elmo_sgns_update_##suffix, \
+      elmo_accumulate_column_sums_##suffix, elmo_scale_##suffix, elmo_add_##suffix, elmo_max_over_rows_##suffix, elmo_dot_##suffix, elmo_sgns_update_##suffix, \
       elmo_lstm_forward_cells_##suffix, \
       elmo_lstm_backward_cells_##suffix }
 static const Variant variants[] = { VARIANT("baseline", base), VARIANT("avx2+fma", avx2), VARIANT("avx512", avx512) };
@@ -110,6 +114,10 @@ void elmo_accumulate_column_sums(const float *x, long rows, long columns, float 
 void elmo_scale(float *x, long n, float a) { chosen()->scale(x, n, a); }
 
 void elmo_add(const float *x, float *y, long n) { chosen()->add(x, y, n); }
+
+void elmo_max_over_rows(const float *x, long rows, long columns, float *maximum, int *argmax) {
+    chosen()->max_over_rows(x, rows, columns, maximum, argmax);
+}
 
 float elmo_dot(const float *x, const float *y, long n) { return chosen()->dot(x, y, n); }
 

@@ -229,4 +229,31 @@ KERNEL_TARGET void KERNEL(elmo_add)(const float *restrict x, float *restrict y, 
     for (long i = 0; i < n; i++) y[i] += x[i];
 }
 
+KERNEL_TARGET void KERNEL(elmo_max_over_rows)(const float *restrict x, long rows, long columns, float *restrict maximum,
+                                              int *restrict argmax) {
+    long j = 0;
+    for (; j + LANES <= columns; j += LANES) {
+        fv best = loadv(x + j);
+        iv at = 0;
+        for (long r = 1; r < rows; r++) {
+            fv v = loadv(x + r * columns + j);
+            iv greater = v > best;   // all ones where strictly greater: the first maximum stays, a NaN never wins
+            iv row = (int)r;
+            best = selectv(greater, v, best);
+            at = (row & greater) | (at & ~greater);
+        }
+        storev(maximum + j, best);
+        memcpy(argmax + j, &at, sizeof at);
+    }
+    for (; j < columns; j++) {
+        float best = x[j];
+        int at = 0;
+        for (long r = 1; r < rows; r++) {
+            if (x[r * columns + j] > best) { best = x[r * columns + j]; at = (int)r; }
+        }
+        maximum[j] = best;
+        argmax[j] = at;
+    }
+}
+
 #undef INLINE

@@ -222,19 +222,22 @@ struct FastMathTests {
         let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
         let negativeSamplingUpdate: @Sendable (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int,
                                                Float) -> Void
+        let maxOverRows: @Sendable (UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> Void
     }
     static let variants: [Variant] = {
         var list = [Variant(description: "baseline", sigmoid: { elmo_sigmoid_base($0, $1, $2, $3) },
                             tanh: { elmo_tanh_base($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_base($0, $1, $2, $3) },
                             forwardCells: { elmo_lstm_forward_cells_base($0, $1, $2, $3, $4, $5, $6, $7) },
                             backwardCells: { elmo_lstm_backward_cells_base($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
-                            dot: { elmo_dot_base($0, $1, $2) }, negativeSamplingUpdate: { elmo_sgns_update_base($0, $1, $2, $3, $4) })]
+                            dot: { elmo_dot_base($0, $1, $2) }, negativeSamplingUpdate: { elmo_sgns_update_base($0, $1, $2, $3, $4) },
+                            maxOverRows: { elmo_max_over_rows_base($0, $1, $2, $3, $4) })]
         if elmo_kernels_have_avx2() == 1 {
             list.append(Variant(description: "avx2+fma", sigmoid: { elmo_sigmoid_avx2($0, $1, $2, $3) },
                                 tanh: { elmo_tanh_avx2($0, $1, $2) }, exponentiate: { elmo_exponentiate_row_avx2($0, $1, $2, $3) },
                                 forwardCells: { elmo_lstm_forward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7) },
                                 backwardCells: { elmo_lstm_backward_cells_avx2($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
-                                dot: { elmo_dot_avx2($0, $1, $2) }, negativeSamplingUpdate: { elmo_sgns_update_avx2($0, $1, $2, $3, $4) }))
+                                dot: { elmo_dot_avx2($0, $1, $2) }, negativeSamplingUpdate: { elmo_sgns_update_avx2($0, $1, $2, $3, $4) },
+                                maxOverRows: { elmo_max_over_rows_avx2($0, $1, $2, $3, $4) }))
         }
         if elmo_kernels_have_avx512() == 1 {
             list.append(Variant(description: "avx512", sigmoid: { elmo_sigmoid_avx512($0, $1, $2, $3) },
@@ -242,7 +245,8 @@ struct FastMathTests {
                                 forwardCells: { elmo_lstm_forward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7) },
                                 backwardCells: { elmo_lstm_backward_cells_avx512($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
                                 dot: { elmo_dot_avx512($0, $1, $2) },
-                                negativeSamplingUpdate: { elmo_sgns_update_avx512($0, $1, $2, $3, $4) }))
+                                negativeSamplingUpdate: { elmo_sgns_update_avx512($0, $1, $2, $3, $4) },
+                                maxOverRows: { elmo_max_over_rows_avx512($0, $1, $2, $3, $4) }))
         }
         return list
     }()
@@ -354,6 +358,25 @@ struct FastMathTests {
             variant.negativeSamplingUpdate(&gradient, &weights, y, n, g)
             #expect(zip(gradient, expectedGradient).allSatisfy { abs(Double($0) - $1) <= 1e-6 }, "n \(n): gradient")
             #expect(zip(weights, expectedWeights).allSatisfy { abs(Double($0) - $1) <= 1e-6 }, "n \(n): weights")
+        }
+    }
+
+    /// The char-CNN's max over window positions: column counts around 8 and 16 lanes, one row, ties (the first row
+    /// keeps the maximum), a NaN (never the maximum) — against the plain loop.
+    @Test("Max over rows with the first maximum's row", arguments: variants)
+    func maxOverRowsMatchesLoop(variant: Variant) {
+        var rng = SeededRandom(seed: 29)
+        for (rows, columns) in [(1, 16), (3, 7), (5, 16), (9, 17), (44, 256), (2, 33)] {
+            // Values on a coarse grid, so that ties are common.
+            var x = (0..<(rows * columns)).map { _ in Float(Int(rng.unitDouble() * 5)) - 2 }
+            if rows > 1 { x[columns + 1] = .nan }
+            var maximum = [Float](repeating: 0, count: columns), argmax = [Int32](repeating: -1, count: columns)
+            variant.maxOverRows(x, rows, columns, &maximum, &argmax)
+            for j in 0..<columns {
+                var best = x[j], at: Int32 = 0
+                for r in 1..<rows where x[r * columns + j] > best { (best, at) = (x[r * columns + j], Int32(r)) }
+                #expect(maximum[j] == best && argmax[j] == at, "\(rows)×\(columns) column \(j): \(maximum[j])@\(argmax[j]) vs \(best)@\(at)")
+            }
         }
     }
 

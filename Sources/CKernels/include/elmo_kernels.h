@@ -26,6 +26,10 @@ void elmo_scale(float *x, long n, float a);
 /// y[i] += x[i]; x and y must not overlap.
 void elmo_add(const float *x, float *y, long n);
 
+/// maximum[j] = max_r x[r, j] over rows × columns (row-major, rows ≥ 1) and argmax[j] = the first r that has it
+/// (a NaN is never the maximum, as with `>`); outputs must not overlap x. The char-CNN's max over window positions.
+void elmo_max_over_rows(const float *x, long rows, long columns, float *maximum, int *argmax);
+
 /// Σ x[i]·y[i].
 float elmo_dot(const float *x, const float *y, long n);
 /// gradient += g·weights, then weights += g·context (skip-gram's negative-sampling update; no overlap).
@@ -72,6 +76,7 @@ void elmo_tanh_avx512(const float *source, float *target, long n);
     void elmo_accumulate_column_sums_##suffix(const float *x, long rows, long columns, float *sums); \
     void elmo_scale_##suffix(float *x, long n, float a); \
     void elmo_add_##suffix(const float *x, float *y, long n); \
+    void elmo_max_over_rows_##suffix(const float *x, long rows, long columns, float *maximum, int *argmax); \
     float elmo_dot_##suffix(const float *x, const float *y, long n); \
     void elmo_sgns_update_##suffix(float *gradient, float *weights, const float *context, long n, float g); \
     void elmo_lstm_forward_cells_##suffix(float *gates, const float *cell_prev, float *cell_next, float *m, \

@@ -188,6 +188,28 @@ public enum Kernels {
         for i in y.indices { y[i] += x[i] }
     }
 
+    /// maximum[j] = max over the `rows` rows of x [rows, columns] of column j, argmax[j] the first row that has it
+    /// (a NaN never wins, as with `>`). rows ≥ 1.
+    @inlinable
+    public static func maxOverRows<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, columns: Int,
+                                              maximum: UnsafeMutablePointer<T>, argmax: UnsafeMutablePointer<Int32>) {
+        precondition(rows >= 1)
+        if T.self == Float.self {
+            return elmo_max_over_rows(float(x), rows, columns, float(maximum), argmax)
+        }
+        for j in 0..<columns {
+            maximum[j] = x[j]
+            argmax[j] = 0
+        }
+        for r in 1..<rows {
+            let row = x + r * columns
+            for j in 0..<columns where row[j] > maximum[j] {
+                maximum[j] = row[j]
+                argmax[j] = Int32(r)
+            }
+        }
+    }
+
     /// A pointer's memory as Float (callers check `T.self == Float.self` first).
     @inlinable @inline(__always)
     public static func float<T: Scalar>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }

@@ -125,18 +125,8 @@ public final class CharCNN<T: Scalar>: HasParameters {
                                 for t in 0..<tokens {
                                     let outRow = out.baseAddress! + (start + t) * d + column
                                     let amRow = am.baseAddress! + (start + t) * filter.count
-                                    let base = s.baseAddress! + firstRows[t] * filter.count
-                                    for f in 0..<filter.count {
-                                        outRow[f] = base[f]
-                                        amRow[f] = 0
-                                    }
-                                    for p in 1..<max(windowCounts[t], 1) {
-                                        let row = base + p * filter.count
-                                        for f in 0..<filter.count where row[f] > outRow[f] {
-                                            outRow[f] = row[f]
-                                            amRow[f] = Int32(p)
-                                        }
-                                    }
+                                    Kernels.maxOverRows(s.baseAddress! + firstRows[t] * filter.count, rows: windowCounts[t],
+                                                        columns: filter.count, maximum: outRow, argmax: amRow)
                                     for f in 0..<filter.count { outRow[f] = max(outRow[f] + bias[f], 0) }
                                 }
                             }
