@@ -49,6 +49,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Continue from DIR/STEP (parameters, optimizer state, data position, RNG).") var initFromCkpt: String?
     @Option(help: "Start from DIR/STEP's parameters only: fresh optimizer, step count and data position (e.g. on another corpus).") var initWeightsFrom: String?
     @Option(help: "Random seed.") var seed: UInt64 = 2020
+    @Option(help: "fp32, or bf16: products by the weights in bfloat16 with float32 sums and float32 weights (CPUs with AVX512-BF16 or AMX).")
+    var precision = "fp32"
 
     /// The settings' parameters, as the flags that set them (for errors).
     static let flags = ["saveFrequency": "--save-freq", "logFrequency": "--log-freq", "maxSteps": "--max-steps", "maxMinutes": "--max-minutes",
@@ -80,6 +82,8 @@ struct PretrainCommand: ParsableCommand {
         settings.optimizerName = self.optimizer
         settings.optimizerOptions = ["lr": String(lr)]
         settings.restoreTrainingState = initWeightsFrom == nil
+        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
+        settings.precision = arithmetic
         try Check.flags(Self.flags) { try settings.validate() }
         // From a checkpoint the vocabulary is the checkpoint's; an explicit --vocab-file must agree.
         let vocabulary: Vocabulary? = try (vocabFile ?? (startFrom == nil ? "data/wikitext-2/vocab.txt" : nil)).map(Vocabulary.init(contentsOf:))

@@ -115,6 +115,34 @@ struct PretrainTests {
         #expect(result.forwardPerplexity < Double(vocabulary.count) && result.backwardPerplexity < Double(vocabulary.count))
     }
 
+    /// `--precision bf16` (mixed precision: bfloat16 products, float32 weights repacked after every step) learns as
+    /// fp32 does, to bfloat16's rounding: the same loss curve within a few per cent. Weights packed once and never
+    /// repacked would leave the loss where it started. On a CPU without AVX512-BF16 or AMX: a one-line refusal.
+    @Test func bfloat16FollowsFloat32() throws {
+        let (pattern, vocabulary, directory) = try Self.corpus()
+        var losses: [ComputePrecision: [Double]] = [:]
+        for precision in ComputePrecision.allCases {
+            var config = Self.config(pattern, saveDir: "\(directory)/\(precision.rawValue)", maxSteps: 80, sampled: nil)
+            config.precision = precision
+            guard precision == .fp32 || PackedMatmul.bfloat16Available else {
+                #expect(throws: InputError("--precision bf16: needs a CPU with AVX512-BF16 or AMX; this one has \(PackedMatmul.isaName) (use fp32)")) {
+                    _ = try Pretrainer(config: config, vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+                }
+                return
+            }
+            let trainer = try Pretrainer(config: config, vocabulary: vocabulary, optimizer: Self.adagrad(), resumeFrom: nil)
+            trainer.log = { _ in }
+            trainer.onStep = { losses[precision, default: []].append($0.loss) }
+            try trainer.run()
+        }
+        let fp32 = try #require(losses[.fp32]), bf16 = try #require(losses[.bf16])
+        let mean = { (x: ArraySlice<Double>) in x.reduce(0, +) / Double(x.count) }
+        #expect(mean(bf16.suffix(10)) < mean(bf16.prefix(10)) - 0.3, "bf16 loss \(mean(bf16.prefix(10))) → \(mean(bf16.suffix(10)))")
+        #expect(abs(mean(bf16.suffix(10)) - mean(fp32.suffix(10))) <= 0.03 * mean(fp32.suffix(10)),
+                "late loss bf16 \(mean(bf16.suffix(10))) vs fp32 \(mean(fp32.suffix(10)))")
+        #expect(bf16 != fp32, "the bf16 path did not run")
+    }
+
     /// A data position belongs to its corpus: resuming on other files is refused with a pointer to
     /// `--init-weights-from`, which takes the parameters alone and starts step, data and optimizer afresh.
     @Test func anotherCorpusStartsFromTheWeightsOnly() throws {

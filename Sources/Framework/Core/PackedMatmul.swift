@@ -240,9 +240,10 @@ public final class PackedMatmul {
     }
 }
 
-/// The arithmetic of a model that is only read (`embed`, a frozen encoder): fp32 throughout, or bf16 for every product
-/// by a weight — the LSTMs' per-step products and input projections, the char-CNN, highways and projection — through
-/// oneDNN with the weights packed as bfloat16 and float32 sums; the elementwise math stays fp32.
+/// The arithmetic of a model's forward products: fp32 throughout, or bf16 for every product by a weight — the LSTMs'
+/// per-step products and input projections, the char-CNN, highways and projection — through oneDNN with the weights
+/// packed as bfloat16 and float32 sums; the elementwise math stays fp32. For `embed`, a frozen encoder and (mixed
+/// precision, float32 weights repacked after each step) `pretrain --precision bf16`.
 public enum ComputePrecision: String, CaseIterable, Sendable, OptionValue {
     case fp32, bf16
 

@@ -56,11 +56,15 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
         for parameter in encoderParameters { parameter.packedPrecision = precision }
     }
 
-    /// The arithmetic of a model that is only read: fp32 (the process's step-product backend, BLAS elsewhere), or
-    /// bf16 for every product by a weight. Check ``ComputePrecision/requireAvailable(_:)`` first.
-    public func setComputePrecision(_ precision: ComputePrecision) {
+    /// The arithmetic of the forward products: fp32 (the process's step-product backend, BLAS elsewhere), or bf16 for
+    /// every product by a weight. `training` (mixed precision) keeps the char-CNN's convolutions in fp32: they multiply
+    /// the character embeddings themselves, a trained table whose small updates vanish below bfloat16's resolution,
+    /// and in bf16 they slowed learning (PretrainTests: loss 2.16 against fp32's 1.94 after 80 steps, where bf16
+    /// everywhere else gives 1.93). Check ``ComputePrecision/requireAvailable(_:)`` first.
+    public func setComputePrecision(_ precision: ComputePrecision, training: Bool = false) {
         setStepProducts(precision.stepProducts)
         setPackedProducts(precision.packedProducts)
+        if training { for weight in charCNN.convolutionWeights { weight.packedPrecision = nil } }
     }
     public let softmax: SoftmaxOutput<T>
 

@@ -25,6 +25,10 @@ public struct PretrainConfig: Sendable {
     /// saw that state can fall into a useless regime from it (see README, "State resets").
     public var stateResetProbability = 0.25
     public var seed: UInt64 = 2020
+    /// bf16: the forward products by the LSTMs', highways' and projection's weights in bfloat16 with float32 sums (the
+    /// recurrent ones backward too), the weights and optimizer kept in float32 (mixed precision); the char-CNN's
+    /// convolutions, the weight gradients and the softmax stay fp32. Refused on CPUs without AVX512-BF16 or AMX.
+    public var precision: ComputePrecision = .fp32
     public var optimizerName = "adagrad"
     public var optimizerOptions: [String: String] = [:]
     /// With a checkpoint to start from: false takes its parameters only, with a fresh optimizer, step
@@ -142,6 +146,8 @@ public final class Pretrainer {
                                     sparseSoftmax: config.sampledSoftmax != nil, rng: &initRNG)
             self.vocabulary = vocabulary
         }
+        try config.precision.requireAvailable("--precision")
+        model.setComputePrecision(config.precision, training: true)
         if let samples = config.sampledSoftmax, samples >= model.vocabularySize {
             throw InputError("--sampled-softmax \(samples): must be smaller than the vocabulary (\(model.vocabularySize))")
         }
@@ -393,7 +399,8 @@ public final class Pretrainer {
         var window = MetricsWindow()
         let ranks = communicator.size > 1 ? ", \(communicator.size) ranks of \(localRows.count) streams" : ""
         log("pretrain: \(model.parameterCount) parameters, vocabulary \(vocabulary.count), batch \(config.batchSize)×\(config.unrollSteps)\(ranks), "
-            + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(completedSteps)")
+            + (config.sampledSoftmax.map { "sampled softmax \($0)" } ?? "full softmax") + ", optimizer \(optimizer.name), from step \(completedSteps)"
+            + (config.precision == .bf16 ? ", products in bf16" : ""))
         while config.maxSteps.map({ completedSteps < $0 }) ?? true {
             let outOfTime = config.maxMinutes.map { Date().timeIntervalSince(runStart) >= $0 * 60 } ?? false
             if communicator.leaderDecides(outOfTime) {
