@@ -364,11 +364,14 @@ struct PretrainBench: ParsableCommand {
     @Option(help: "Sampled softmax candidates (default: full).") var sampled: Int?
     @Option(help: "Training text.") var trainDataPath = "data/wikitext-2/train.txt"
     @Option(help: "Vocabulary.") var vocabFile = "data/wikitext-2/vocab.txt"
+    @Option(help: "fp32, or bf16: mixed precision, as `elmo pretrain --precision`.") var precision = "fp32"
     @OptionGroup var options: TimingOptions
 
     func run() throws {
         try options.apply()
         guard batchSize > 0, unrollSteps > 0 else { throw InputError("--batch-size and --unroll-steps must be positive") }
+        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
+        try arithmetic.requireAvailable("--precision")
         let bilm = try BiLMOptions.resolve(config)
         let vocabulary = try Vocabulary(contentsOf: vocabFile)
         if let sampled, sampled <= 0 || sampled >= vocabulary.count {
@@ -383,6 +386,7 @@ struct PretrainBench: ParsableCommand {
         guard !windows.isEmpty else { throw InputError("--train-data-path \(trainDataPath): no text") }
         var rng = SeededRandom(seed: 2)
         let model = BidirectionalLM<Float>(options: bilm, vocabularySize: vocabulary.count, sparseSoftmax: sampled != nil, rng: &rng)
+        model.setComputePrecision(arithmetic, training: true)
         let optimizer = Adagrad(learningRate: 0.2)
         var states = model.zeroStates(batch: batchSize)
         var next = 0
@@ -407,7 +411,7 @@ struct PretrainBench: ParsableCommand {
         let hidden = bilm.projectionDim < bilm.cellSize ? p : c
         let lstm = Double(bilm.layerCount) * ((p + hidden) * 4 * c + (bilm.projectionDim < bilm.cellSize ? c * p : 0))
         let flops = 2 * 2 * tokens * (perToken + lstm + p * Double(sampled ?? vocabulary.count))
-        report("pretrain", shape: [("config", config), ("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"),
+        report("pretrain", shape: [("config", config), ("precision", precision), ("batch-size", "\(batchSize)"), ("unroll-steps", "\(unrollSteps)"),
                                    ("vocab", "\(vocabulary.count)"), ("sampled", sampled.map(String.init) ?? "full")],
                tokens: Int(tokens), forwardSeconds: forward, trainSeconds: train, forwardFlops: flops, trainFlops: 3 * flops, options: options,
                nominalFlops: true)
