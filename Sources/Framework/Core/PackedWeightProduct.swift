@@ -92,6 +92,9 @@ public final class PackedWeightProduct {
     /// c [m × n] (=, or += with `accumulate`) a [m × k] · W.
     public func run(_ a: UnsafePointer<Float>, rows m: Int, into c: UnsafeMutablePointer<Float>) {
         guard m > 0 else { return }
+        // OpenMP's thread count belongs to the calling thread, which may not be the one that made this product: without
+        // this, oneDNN would start its own team under our split (or under the other LM direction's thread).
+        PackedMatmul.setThreads(1)
         // Two parts only when each has at least a block: below that the hand-over costs more than it saves.
         guard Parallel.mayUseTwoCores, workers.count == 2, m >= 2 * Self.blockRows else {
             return workers[0].run(a, rows: m, into: c, accumulate: accumulate)
