@@ -370,8 +370,7 @@ struct PretrainBench: ParsableCommand {
     func run() throws {
         try options.apply()
         guard batchSize > 0, unrollSteps > 0 else { throw InputError("--batch-size and --unroll-steps must be positive") }
-        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
-        try arithmetic.requireAvailable("--precision")
+        let arithmetic = try ComputePrecision(flag: "--precision", value: precision)
         let bilm = try BiLMOptions.resolve(config)
         let vocabulary = try Vocabulary(contentsOf: vocabFile)
         if let sampled, sampled <= 0 || sampled >= vocabulary.count {
@@ -444,8 +443,7 @@ struct EmbedBench: ParsableCommand {
             throw InputError("--input \(input): has \(lines.count) non-empty lines, --sentences asks for \(sentences)")
         }
         var rng = SeededRandom(seed: 1)
-        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
-        try arithmetic.requireAvailable("--precision")
+        let arithmetic = try ComputePrecision(flag: "--precision", value: precision)
         let model = BidirectionalLM<Float>(options: bilm, vocabularySize: vocabulary.count, rng: &rng)
         model.setComputePrecision(arithmetic)
         let embedder = ELMoEmbedder(model: model, vocabulary: vocabulary, batchSize: batchSize)

@@ -42,8 +42,7 @@ struct ServeCommand: ParsableCommand {
         guard maxQueueTokens >= maxTokensPerSentence else {
             throw InputError("--max-queue-tokens \(maxQueueTokens): must hold at least one sentence of --max-tokens-per-sentence \(maxTokensPerSentence)")
         }
-        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
-        try arithmetic.requireAvailable("--precision")
+        let arithmetic = try ComputePrecision(flag: "--precision", value: precision)
         var limits = RequestLimits()
         limits.maxSentences = maxSentences
         limits.maxTokensPerSentence = maxTokensPerSentence

@@ -48,8 +48,7 @@ struct EmbedCommand: ParsableCommand {
         if !isHDF5 && (useSentenceKeys || forgetSentences) {
             throw InputError("--\(useSentenceKeys ? "use-sentence-keys" : "forget-sentences"): only for .hdf5/.h5 output")
         }
-        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
-        try arithmetic.requireAvailable("--precision")
+        let arithmetic = try ComputePrecision(flag: "--precision", value: precision)
         try Files.ensureParentDirectory(of: output, role: "--output")
 
         let sentences = try SentenceFile(path: input, role: "--input")

@@ -82,8 +82,7 @@ struct PretrainCommand: ParsableCommand {
         settings.optimizerName = self.optimizer
         settings.optimizerOptions = ["lr": String(lr)]
         settings.restoreTrainingState = initWeightsFrom == nil
-        guard let arithmetic = ComputePrecision(rawValue: precision) else { throw InputError("--precision \(precision): expected fp32 or bf16") }
-        settings.precision = arithmetic
+        settings.precision = try ComputePrecision(flag: "--precision", value: precision)
         try Check.flags(Self.flags) { try settings.validate() }
         // From a checkpoint the vocabulary is the checkpoint's; an explicit --vocab-file must agree.
         let vocabulary: Vocabulary? = try (vocabFile ?? (startFrom == nil ? "data/wikitext-2/vocab.txt" : nil)).map(Vocabulary.init(contentsOf:))

@@ -160,6 +160,8 @@ struct BadInputTests {
         try Self.expectRejected(["train", "--frozen-encoder-epochs", "5", "--epochs", "5", "--trainable"], mentions: ["--frozen-encoder-epochs 5", "4"])
         try Self.expectRejected(["train", "--encoder-lr-scale", "0.1"], mentions: ["--encoder-lr-scale 0.1", "needs a trainable encoder"])
         try Self.expectRejected(["embed", "--layers", "middle"], mentions: ["--layers middle"])
+        try Self.expectRejected(["embed", "--precision", "fp16"], mentions: ["--precision fp16", "fp32 or bf16"])
+        try Self.expectRejected(["pretrain", "--precision", "half", "--max-steps", "1"], mentions: ["--precision half", "fp32 or bf16"])
         try Self.expectRejected(["pretrain", "--epochs", "many"], mentions: ["--epochs"])
         try Self.expectRejected(["frobnicate"], mentions: ["frobnicate"])
     }

@@ -253,6 +253,13 @@ public enum ComputePrecision: String, CaseIterable, Sendable, OptionValue {
     /// packed float32 measured no faster (`bench embed`, Benchmarks/RESULTS.md).
     public var packedProducts: PackedMatmul.Precision? { self == .bf16 ? .bfloat16 : nil }
 
+    /// A command-line flag's value: parsed, and refused in one line naming the flag where this CPU cannot run it.
+    public init(flag: String, value: String) throws {
+        guard let parsed = ComputePrecision(rawValue: value) else { throw InputError("\(flag) \(value): expected fp32 or bf16") }
+        try parsed.requireAvailable(flag)
+        self = parsed
+    }
+
     /// Refuses bf16, in one line naming `role`, on a CPU without AVX512-BF16 or AMX.
     public func requireAvailable(_ role: String) throws {
         if self == .bf16 && !PackedMatmul.bfloat16Available {
