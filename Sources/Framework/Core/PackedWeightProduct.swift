@@ -1,5 +1,6 @@
-/// `c = a·W` (or `c += a·W`) for any number of rows of `a`, with W — a weight matrix that stays put, as in `embed` or a
-/// frozen encoder — packed once by oneDNN (float32 or bfloat16). The product over all steps of a pass (an LSTM's input
+/// `c = a·W` (or `c += a·W`) for any number of rows of `a`, with W — a weight matrix — packed once by oneDNN (float32
+/// or bfloat16) and used until it changes (`embed` and a frozen encoder never repack; mixed-precision pretraining
+/// repacks after each step). The product over all steps of a pass (an LSTM's input
 /// projections, the char-CNN's windows, the highway layers) has a different row count at every batch; a oneDNN
 /// primitive has one, so rows go through fixed-height primitives — blocks of ``blockRows``, then chunks of
 /// ``chunkRows``, the last chunk padded — that read one packed copy of W. On two cores (``Parallel/mayUseTwoCores``)
@@ -99,8 +100,9 @@ public final class PackedWeightProduct {
         guard Parallel.mayUseTwoCores, workers.count == 2, m >= 2 * Self.blockRows else {
             return workers[0].run(a, rows: m, into: c, accumulate: accumulate)
         }
-        // The first part ends on a block boundary, so both parts run mostly whole blocks.
-        let firstRows = min(m, (m / 2 + Self.blockRows - 1) / Self.blockRows * Self.blockRows)
+        // The first part is the whole number of blocks nearest half the rows: both parts run mostly whole blocks, and
+        // neither gets more than half a block beyond half the rows.
+        let firstRows = max(1, Int((Double(m) / Double(2 * Self.blockRows)).rounded())) * Self.blockRows
         var work = Halves(product: self, a: a, c: c, rows: m, firstRows: firstRows)
         withUnsafeMutablePointer(to: &work) { pointer in
             Parallel.halves(UnsafeMutableRawPointer(pointer)) { raw, half in
