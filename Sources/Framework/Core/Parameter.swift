@@ -26,9 +26,9 @@ public final class Parameter<T: Scalar>: @unchecked Sendable {
     public private(set) var touchedRows: [Int] = []
     private var rowTouched: [Bool] = []
     /// How ``multiply(_:rows:depth:firstRow:accumulate:into:)`` runs: nil, BLAS in `T`; else (float32 parameters)
-    /// oneDNN with the weights packed once, in that precision — for a model that is only read (`embed
-    /// --precision bf16`, a frozen encoder, mixed-precision pretraining). Repacked whenever ``value`` changes. The packed
-    /// products are built on first use: one thread at a time multiplies by a given parameter.
+    /// oneDNN with the weights packed, in that precision (`embed --precision bf16`, a frozen encoder's, mixed-precision
+    /// pretraining's). Packed on first use and again whenever ``value`` has changed since; one thread at a time
+    /// multiplies by a given parameter.
     public var packedPrecision: PackedMatmul.Precision? = nil { didSet { packedProducts = [:] } }
     /// Per first row of the block of rows multiplied: its packed product and the ``version`` it was packed at.
     private var packedProducts: [Int: (version: Int, product: PackedWeightProduct)] = [:]
