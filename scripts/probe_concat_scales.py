@@ -8,45 +8,16 @@ pair beats word2vec alone by about 0.02, which the BoW head reached only with `n
 Usage: python3 scripts/probe_concat_scales.py [ELMO_CKPT] [WORD2VEC_BIN]   (needs numpy and a release build of elmo)
 """
 import os
-import re
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from rt_polarity import ROOT, load, mean_pooled_layers, ridge
+
 elmo = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "models", "elmo-imdb", "elmo")
 w2v = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "models", "word2vec-imdb", "vectors.bin")
-
-
-def clean_str(s):
-    """Kim (2014)'s clean_str, lower-cased, as the example tokenises rt-polarity."""
-    s = re.sub(r"[^A-Za-z0-9(),!?\'\`]", " ", s)
-    for suffix in ["'s", "'ve", "n't", "'re", "'d", "'ll"]:
-        s = s.replace(suffix, " " + suffix)
-    for mark in [",", "!", "(", ")", "?"]:
-        s = s.replace(mark, f" {mark} ")
-    return re.sub(r"\s{2,}", " ", s).strip().lower()
-
-
-sentences, labels = [], []
-for name, label in [("pos", 1), ("neg", 0)]:
-    with open(os.path.join(ROOT, "data", "rt-polarity", f"rt-polarity.{name}"), encoding="cp1252", errors="replace") as f:
-        for line in f:
-            tokens = clean_str(line)
-            if tokens:
-                sentences.append(tokens)
-                labels.append(label)
-y = np.array(labels)
-with tempfile.TemporaryDirectory() as tmp:
-    text, npz = os.path.join(tmp, "sentences.txt"), os.path.join(tmp, "pooled.npz")
-    with open(text, "w", encoding="utf-8") as f:
-        f.write("\n".join(sentences) + "\n")
-    subprocess.run([os.path.join(ROOT, ".build", "release", "elmo"), "embed", "--init-from-ckpt", elmo, "--input", text,
-                    "--output", npz, "--layers", "all", "--pool", "mean"], check=True, cwd=ROOT)
-    arrays = np.load(npz)
-    E = np.stack([arrays[str(i)] for i in range(len(y))])   # [N, 3, 2P]
+sentences, y = load()
+E = mean_pooled_layers(elmo, sentences)   # [N, 3, 2P]
 
 vectors = {}
 with open(w2v, "rb") as f:
@@ -70,15 +41,7 @@ folds = np.array_split(np.random.default_rng(0).permutation(len(y)), 10)
 
 
 def ridge_cv(X, lam=1000.0):
-    accs = []
-    for k in range(10):
-        test = folds[k]
-        train = np.concatenate([folds[j] for j in range(10) if j != k])
-        Z = (X - X[train].mean(0)) / (X[train].std(0) + 1e-8)
-        Z = np.hstack([Z, np.ones((len(Z), 1))])
-        w = np.linalg.solve(Z[train].T @ Z[train] + lam * np.eye(Z.shape[1]), Z[train].T @ (2.0 * y[train] - 1))
-        accs.append(((Z[test] @ w > 0) == y[test]).mean())
-    return np.mean(accs)
+    return np.mean([ridge(X, y, np.concatenate([folds[j] for j in range(10) if j != k]), folds[k], lam)[0] for k in range(10)])
 
 
 print(f"ridge, 10 folds: word2vec {ridge_cv(W):.4f}; beside ELMo top {ridge_cv(np.hstack([W, E[:, 2]])):.4f}, "
