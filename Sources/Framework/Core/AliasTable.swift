@@ -24,7 +24,7 @@ public struct AliasTable: Sendable {
         var buckets = [Bucket](repeating: Bucket(threshold: .max, alias: 0), count: n)
         var small: [Int] = [], large: [Int] = []
         for (i, s) in scaled.enumerated() { if s < 1 { small.append(i) } else { large.append(i) } }
-        while let s = small.popLast(), let l = large.last {
+        while let l = large.last, let s = small.popLast() {   // large first: a small one is popped only when it gets a partner
             buckets[s] = Bucket(threshold: Self.threshold(scaled[s]), alias: Int32(l))
             scaled[l] -= 1 - scaled[s]
             if scaled[l] < 1 { large.removeLast(); small.append(l) }
