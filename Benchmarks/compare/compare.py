@@ -28,14 +28,23 @@ WORKLOADS = {
     "embed": (["--config", "small", "--batch-size", "64"], [], []),
     # ... and as AllenNLP does it (input order, char-CNN over every slot), for reference.
     "embed-naive": (["--config", "small", "--batch-size", "64"], [], ["--naive"]),
+    # bfloat16: ours `--precision bf16`, PyTorch under CPU autocast. Only where the CPU has AVX512-BF16 or AMX.
+    "lstm-bf16": (["--precision", "bf16"], [], []),
+    "embed-bf16": (["--config", "small", "--batch-size", "64", "--precision", "bf16"], [], []),
 }
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def cpu_flags():
+    info = open("/proc/cpuinfo").read()
+    return set(next((line.split(":", 1)[1] for line in info.splitlines() if line.startswith("flags")), "").split())
 
 
 def machine():
     """The CPU model and the vector extensions that decide both sides' kernels."""
     info = open("/proc/cpuinfo").read()
     field = lambda key: next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith(key)), "?")
-    flags = set(field("flags").split())
+    flags = cpu_flags()
     wanted = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16"]
     present = [f for f in wanted if f in flags]
     return f"{field('model name')} (family {field('cpu family')} model {field('model')}), {os.cpu_count()} cores; " \
@@ -54,7 +63,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--only", nargs="+", default=[name for name in WORKLOADS if name != "embed-naive"])
+    bf16 = bool(cpu_flags() & BF16_FLAGS)
+    parser.add_argument("--only", nargs="+", default=[name for name in WORKLOADS
+                                                      if name != "embed-naive" and (bf16 or not name.endswith("-bf16"))])
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed repetitions on both sides (default: each tool's own; embed is slow, try 1)")
     args = parser.parse_args()

@@ -1,10 +1,12 @@
 """PyTorch (CPU) versions of the `bench` workloads, same shapes and thread count, same report format.
 
 Usage: python3 Benchmarks/compare/torch_hot_paths.py lstm|bilstm|softmax|charcnn|pretrain|embed [--threads N] [flags as bench]
+`--precision bf16` times every workload under CPU autocast to bfloat16 (torch.autocast("cpu", torch.bfloat16)).
 Prints forward and forward+backward tokens/s and a last JSON line, like `bench … --json`.
 (needs: pip install torch)
 """
 import argparse
+import contextlib
 import json
 import time
 
@@ -13,12 +15,23 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+PRECISION = "fp32"   # set by --precision
+
+
+def autocast():
+    """bf16: PyTorch's mixed precision on the CPU, its products in bfloat16 where the op allows it."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if PRECISION == "bf16" else contextlib.nullcontext()
+
+
 def median_seconds(repeats, body):
-    body()
+    def run():
+        with autocast():
+            body()
+    run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        body()
+        run()
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
 
@@ -34,11 +47,11 @@ def backend():
 
 def report(name, shape, tokens, forward, train):
     blas, capability = backend()
-    print(f"{name} (torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS {blas}, CPU path {capability}): "
+    print(f"{name} (torch {torch.__version__}, {torch.get_num_threads()} thread(s), {PRECISION}, BLAS {blas}, CPU path {capability}): "
           + ", ".join(f"{k} {v}" for k, v in shape.items()))
     print(f"  forward           {forward * 1e3:8.2f} ms  {tokens / forward:9.0f} tokens/s")
     print(f"  forward+backward  {train * 1e3:8.2f} ms  {tokens / train:9.0f} tokens/s")
-    print(json.dumps({"benchmark": name, **shape, "threads": torch.get_num_threads(), "implementation": "torch",
+    print(json.dumps({"benchmark": name, **shape, "precision": PRECISION, "threads": torch.get_num_threads(), "implementation": "torch",
                       "torch": torch.__version__, "blas": blas, "cpu_capability": capability,
                       "forward_tokens_per_s": round(tokens / forward), "train_tokens_per_s": round(tokens / train)}))
 
@@ -306,10 +319,12 @@ def embed(args):
                     distinct_directions(chars)
 
     seconds = median_seconds(args.repeats, encode)
-    print(f"embed (torch {torch.__version__}, {torch.get_num_threads()} thread(s)): config {args.config}, "
+    print(f"embed (torch {torch.__version__}, {torch.get_num_threads()} thread(s), {PRECISION}): config {args.config}, "
           f"{'naive, ' if args.naive else ''}{len(sentences)} sentences, {tokens} tokens: {seconds * 1e3:.1f} ms, {tokens / seconds:.0f} tokens/s")
-    print(json.dumps({"benchmark": "embed", "config": args.config, "sentences": len(sentences), "batch_size": args.batch_size,
-                      "threads": torch.get_num_threads(), "implementation": "torch",
+    blas, capability = backend()
+    print(json.dumps({"benchmark": "embed", "config": args.config, "precision": PRECISION, "sentences": len(sentences), "batch_size": args.batch_size,
+                      "threads": torch.get_num_threads(), "implementation": "torch", "torch": torch.__version__, "blas": blas,
+                      "cpu_capability": capability,
                       "forward_tokens_per_s": round(tokens / seconds), "sentences_per_s": round(len(sentences) / seconds, 1)}))
 
 
@@ -331,7 +346,12 @@ def main():
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--input", default="data/1b-word-sample/1b_benchmark.test.tokens")
     parser.add_argument("--naive", action="store_true", help="embed: AllenNLP's algorithm (see embed)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: under CPU autocast")
     args = parser.parse_args()
+    global PRECISION
+    PRECISION = args.precision
+    if PRECISION == "bf16" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise SystemExit("--precision bf16: this CPU has no bfloat16 path in PyTorch (oneDNN)")
     if args.threads:
         torch.set_num_threads(args.threads)
     globals()[args.benchmark](args)

@@ -62,8 +62,8 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     /// and in bf16 they slowed learning (PretrainTests: loss 2.16 against fp32's 1.94 after 80 steps, where bf16
     /// everywhere else gives 1.93). Check ``ComputePrecision/requireAvailable(_:)`` first.
     public func setComputePrecision(_ precision: ComputePrecision, training: Bool = false) {
-        setStepProducts(precision.stepProducts)
-        setPackedProducts(precision.packedProducts)
+        for parameter in charCNN.parameters { parameter.packedPrecision = precision.packedProducts }
+        for layer in layers.forward + layers.backward { layer.setComputePrecision(precision) }
         if training { for weight in charCNN.convolutionWeights { weight.packedPrecision = nil } }
     }
     public let softmax: SoftmaxOutput<T>

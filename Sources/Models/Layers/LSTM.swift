@@ -44,6 +44,13 @@ public final class LSTMLayer<T: Scalar>: HasParameters {
     /// This layer's per-step product backend; nil follows ``StepKernels/productBackend``.
     public var stepProducts: StepKernels.ProductBackend? = nil
 
+    /// The arithmetic of every product by this layer's weights: the per-step products and the input projection
+    /// over the window (fp32: the process's step-product backend and BLAS; bf16: oneDNN in bfloat16).
+    public func setComputePrecision(_ precision: ComputePrecision) {
+        stepProducts = precision.stepProducts
+        for parameter in parameters { parameter.packedPrecision = precision.packedProducts }
+    }
+
     public init(name: String, inputSize: Int, cellSize: Int, projectionSize: Int?, cellClip: Double?,
                 projectionClip: Double?, rng: inout SeededRandom) {
         self.inputSize = inputSize
