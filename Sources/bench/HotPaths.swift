@@ -165,8 +165,9 @@ struct LSTMBench: ParsableCommand {
         let train = medianSeconds(options.repeats) {
             let (_, cache, _) = layer.forward(x, steps: unrollSteps, initial: state)
             _ = layer.backward(dOut, cache: cache)
-            // Training changes the weights every step, and bf16's packed copies are then rebuilt: count that too.
-            if arithmetic == .bf16 { for parameter in layer.parameters { parameter.value = parameter.value } }
+            // Training changes the weights every step, and packed copies (oneDNN's step products) are then rebuilt:
+            // count that too, as an optimizer step would cause it.
+            for parameter in layer.parameters { parameter.value = parameter.value }
         }
         let tokens = Double(unrollSteps * batchSize), h = Double(layer.outputSize)
         let flops = 2 * tokens * (Double(inputDim) + h) * 4 * Double(hidden) + (proj > 0 ? 2 * tokens * Double(hidden) * Double(proj) : 0)
