@@ -45,17 +45,6 @@ public final class BidirectionalLM<T: Scalar>: HasParameters {
     /// layers[direction][l]
     public let layers: Bidirectional<[LSTMLayer<T>]>
 
-    /// Every LSTM layer's per-step product backend (nil: the process default, ``StepKernels/productBackend``).
-    public func setStepProducts(_ backend: StepKernels.ProductBackend?) {
-        for layer in layers.forward + layers.backward { layer.stepProducts = backend }
-    }
-
-    /// The arithmetic of the products over a whole pass (the char-CNN, highways, projection and the LSTMs' input
-    /// projections): nil, BLAS; else oneDNN with the weights packed once (see ``Parameter/packedPrecision``).
-    public func setPackedProducts(_ precision: PackedMatmul.Precision?) {
-        for parameter in encoderParameters { parameter.packedPrecision = precision }
-    }
-
     /// The arithmetic of the forward products: fp32 (the process's step-product backend, BLAS elsewhere), or bf16 for
     /// every product by a weight. `training` (mixed precision) keeps the char-CNN's convolutions in fp32: they multiply
     /// the character embeddings themselves, a trained table whose small updates vanish below bfloat16's resolution,
