@@ -30,7 +30,11 @@ struct CrashSafetyTests {
             process.standardError = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(400_000 + 150_000 * round))
+            // Killed once the run has written a checkpoint of its own, then 0–250 ms later (anywhere in the next
+            // steps and checkpoint writes): waiting on the files, not a clock, holds on a machine of any speed.
+            let before = try? BiLMCheckpoint.resolve("\(d)/run/latest"), deadline = Date().addingTimeInterval(300)
+            while process.isRunning, Date() < deadline, (try? BiLMCheckpoint.resolve("\(d)/run/latest")) == before { usleep(2_000) }
+            usleep(UInt32(50_000 * round))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)
@@ -41,7 +45,7 @@ struct CrashSafetyTests {
             let state = try SafeTensors.read(path: BiLMCheckpoint.optimizerPath(latest))
             #expect(state["train.step"] != nil)
         }
-        #expect(killedWithCheckpoints >= 3)
+        #expect(killedWithCheckpoints == 6)
         // Resuming continues to completion from the newest checkpoint.
         let latest = try BiLMCheckpoint.resolve("\(d)/run/latest")
         let step = Int(URL(fileURLWithPath: latest).lastPathComponent)!

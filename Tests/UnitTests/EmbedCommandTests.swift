@@ -33,6 +33,14 @@ struct EmbedCommandTests {
 
     static func bytes(_ path: String) throws -> [UInt8] { try Files.readBytes(path, role: "test") }
 
+    /// The fraction of its batches that a run's progress record says are on disk; 0 while there is none.
+    static func recordedFraction(_ path: String) -> Double {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let batches = object["batches"] as? Int, let total = object["of"] as? Int, total > 0 else { return 0 }
+        return Double(batches) / Double(total)
+    }
+
     /// The float32 arrays of an `.npz` as `elmo embed` writes it (zip entries stored, .npy version 1.0), by name.
     static func storedNPZ(_ path: String) throws -> [String: [Float]] {
         let zip = try bytes(path)
@@ -120,24 +128,18 @@ struct EmbedCommandTests {
     @Test(arguments: [false, true]) func killedFiveTimesAndResumedEqualsAnUninterruptedRun(stateful: Bool) throws {
         let d = Self.directory, out = RepositoryPaths.temporaryDirectory(stateful ? "embed-resume-stateful" : "embed-resume")
         let common = ["--input", "\(d)/corpus.txt", "--layers", "top", "--batch-size", "16", "--record-seconds", "0"] + (stateful ? ["--stateful"] : [])
-        // Time the start-up (model load, hashing, layout) and the work, to kill runs in the middle of the work.
-        var started = Date()
-        #expect(try Self.embed(["--input", "\(d)/small.txt", "--output", "\(out)/small.hdf5"]).status == 0)
-        let startup = Date().timeIntervalSince(started)
-        started = Date()
         let whole = try Self.embed(common + ["--output", "\(out)/whole.hdf5"])
         #expect(whole.status == 0, "\(whole.stderr)")
-        let work = max(Date().timeIntervalSince(started) - startup, 0.5)
         // Again from nothing: the same bytes (no timestamps in the file).
         #expect(try Self.embed(common + ["--output", "\(out)/again.hdf5"]).status == 0)
         #expect(try Self.bytes("\(out)/whole.hdf5") == Self.bytes("\(out)/again.hdf5"))
 
+        // Five kills, each once the run's progress record has passed a mark (10 %, 20 %, … of the batches, plus up
+        // to 5 %) and then 0–10 ms later, to land anywhere in a batch or a record. Watching the record, not a clock,
+        // keeps the kills in the middle of the work on a machine of any speed; about half is left for the last run.
         var rng = SeededRandom(seed: 99)
-        var resumedWithProgress = 0, rounds = 0, startupScale = 1.0
-        // Five kills; more (up to ten) while fewer than three found a record, waiting longer for the start-up each
-        // time a run died before its first record (a busy machine starts slower than the measured start-up).
-        while rounds < 5 || (resumedWithProgress < 3 && rounds < 10) {
-            rounds += 1
+        var resumedWithProgress = 0
+        for round in 1...5 {
             let hadProgress = FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.progress")
             let process = Process()
             process.executableURL = URL(fileURLWithPath: BadInputTests.binary)
@@ -146,15 +148,17 @@ struct EmbedCommandTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            // Each round gets 5–15 % of the work done: about half is left for the final run.
-            usleep(UInt32((startup * startupScale + (0.05 + 0.1 * rng.uniform(0.0, 1.0)) * work) * 1_000_000))
+            let mark = 0.1 * Double(round) + 0.05 * rng.uniform(0.0, 1.0)
+            let deadline = Date().addingTimeInterval(300)
+            while process.isRunning, Date() < deadline, Self.recordedFraction("\(out)/killed.hdf5.progress") < mark { usleep(1_000) }
+            usleep(UInt32(10_000 * rng.uniform(0.0, 1.0)))
+            #expect(process.isRunning, "round \(round): the run ended before it could be killed (\(Self.recordedFraction("\(out)/killed.hdf5.progress")) recorded)")
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            if !FileManager.default.fileExists(atPath: "\(out)/killed.hdf5.progress") { startupScale *= 1.5 }
             if hadProgress { resumedWithProgress += 1 }
             #expect(!FileManager.default.fileExists(atPath: "\(out)/killed.hdf5"), "a killed run must not leave the final name")
         }
-        #expect(resumedWithProgress >= 3, "most restarts should find a progress record to continue from")
+        #expect(resumedWithProgress == 4, "every restart after the first should find a progress record to continue from")
         if stateful {
             // Without its saved state a stateful run cannot continue: refused, and nothing is lost.
             let state = "\(out)/killed.hdf5.state"
