@@ -217,11 +217,14 @@ struct ServeTests {
 
     @Test func aFullQueueAnswers429AndShutdownFinishesRequestsInFlight() async throws {
         var batching = DynamicBatcher.Settings()
-        batching.maxWait = 1.0          // sentences sit in the queue for a second
+        batching.maxWait = 2.0          // sentences sit in the queue for two seconds
         batching.maxQueuedTokens = 16
         let running = try await Running(batching: batching)
         let first = Task { try await running.embed(["sentences": [Array(repeating: "cat", count: 10)]]) }
-        try await Task.sleep(for: .milliseconds(300))
+        // Once the first is queued (watched, not timed: a busy machine may take long to get it there).
+        let deadline = Date().addingTimeInterval(60)
+        while running.server.batcher.queueDepth.tokens < 10, Date() < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(running.server.batcher.queueDepth.tokens == 10)
         let refused = try await running.embed(["sentences": [Array(repeating: "dog", count: 10)]])
         #expect(refused.status == 429)
         #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1)
