@@ -248,16 +248,8 @@ struct ServeCommandLineTests {
         for (arguments, mention) in [(["serve", "--port", "99999"], "--port 99999"), (["serve", "--max-batch-tokens", "0"], "--max-batch-tokens 0"),
                                      (["serve", "--max-queue-tokens", "10"], "--max-queue-tokens 10"), (["serve", "--precision", "fp8"], "--precision fp8"),
                                      (["serve", "--init-from-ckpt", "/nonexistent/model"], "/nonexistent/model")] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: elmo)
-            process.arguments = arguments
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 2, "\(arguments): \(text)")
+            let outcome = try runToEnd(elmo, arguments), text = outcome.stderr
+            #expect(outcome.status == 2, "\(arguments): \(text)")
             #expect(text.split(separator: "\n").count == 1 && text.contains(mention), "\(arguments): \(text)")
         }
     }

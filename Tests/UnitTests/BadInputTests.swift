@@ -8,27 +8,14 @@ import TestSupport
 /// the file or flag and the problem — never a crash trace, never silent garbage.
 @Suite("Bad inputs to the elmo binary", .serialized)
 struct BadInputTests {
-    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+    typealias Outcome = ProcessOutcome
 
     static var binary: String {
         let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         return directory.appendingPathComponent("elmo").path
     }
 
-    static func run(_ arguments: [String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: RepositoryPaths.root)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> Outcome { try runToEnd(binary, arguments) }
 
     /// Exit 2, exactly one stderr line, containing every `mentions`.
     static func expectRejected(_ arguments: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {

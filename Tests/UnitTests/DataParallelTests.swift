@@ -103,18 +103,10 @@ struct DataParallelTests {
                       "--max-steps", "3", "--dropout", "0", "--log-freq", "1"]
         let single = try BadInputTests.run(common + ["--save-dir", "\(directory)/one"])
         #expect(single.status == 0, "\(single.stderr)")
-        let mpirun = Process()
-        mpirun.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        mpirun.arguments = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", BadInputTests.binary]
-            + common + ["--save-dir", "\(directory)/two"]
-        mpirun.currentDirectoryURL = URL(fileURLWithPath: RepositoryPaths.root)
-        let errors = Pipe()
-        mpirun.standardError = errors
-        mpirun.standardOutput = FileHandle.nullDevice
-        try mpirun.run()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        mpirun.waitUntilExit()
-        #expect(mpirun.terminationStatus == 0, "mpirun (install openmpi-bin: scripts/setup does): \(stderr)")
+        let mpirun = try runToEnd("/usr/bin/env", ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", BadInputTests.binary]
+                                  + common + ["--save-dir", "\(directory)/two"])
+        let stderr = mpirun.stderr
+        #expect(mpirun.status == 0, "mpirun (install openmpi-bin: scripts/setup does): \(stderr)")
         #expect(stderr.contains("2 ranks of 2 streams"), "\(stderr)")
         let a = try SafeTensors.read(path: "\(directory)/one/final.safetensors")
         let b = try SafeTensors.read(path: "\(directory)/two/final.safetensors")

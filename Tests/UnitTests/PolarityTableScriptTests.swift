@@ -7,7 +7,7 @@ import TestSupport
 /// lost continues without running again what it holds; a failed run stops the table and is not logged.
 @Suite("scripts/polarity-table: the run log", .serialized)
 struct PolarityTableScriptTests {
-    struct Table { var status: Int32; var stdout: String; var stderr: String; var calls: [String] }
+    struct Table { var outcome: ProcessOutcome; var calls: [String] }
 
     static let directory = RepositoryPaths.temporaryDirectory("polarity-table")
 
@@ -32,22 +32,12 @@ struct PolarityTableScriptTests {
     static func table(out: String, log: String, rows: String, extra: [String: String] = [:]) throws -> Table {
         let calls = "\(directory)/calls-\(UUID().uuidString)"
         precondition(FileManager.default.createFile(atPath: calls, contents: nil))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(RepositoryPaths.root)/scripts/polarity-table")
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in ["OUT": "\(directory)/\(out)", "LOG": log, "ROWS": rows, "FOLDS": "2", "BIN": fakeBinary,
                              "W2V": "vectors-a.bin", "FAKE_CALLS": calls] { environment[key] = value }
         for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let printed = stdout.fileHandleForReading.readDataToEndOfFile(), errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let called = try String(contentsOfFile: calls, encoding: .utf8).split(separator: "\n").map(String.init)
-        return Table(status: process.terminationStatus, stdout: String(decoding: printed, as: UTF8.self),
-                     stderr: String(decoding: errors, as: UTF8.self), calls: called)
+        let outcome = try runToEnd(RepositoryPaths.path("scripts/polarity-table"), [], environment: environment)
+        return Table(outcome: outcome, calls: try String(contentsOfFile: calls, encoding: .utf8).split(separator: "\n").map(String.init))
     }
 
     static func logLines(_ log: String) -> [[String]] {
@@ -57,9 +47,9 @@ struct PolarityTableScriptTests {
     @Test func runsAreLoggedOnceAndReusedByNameAndFlags() throws {
         let log = "\(Self.directory)/runs.tsv"
         let first = try Self.table(out: "first", log: log, rows: "random")
-        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.outcome.status == 0, "\(first.outcome.stderr)")
         #expect(first.calls.count == 5)   // three seeds, two folds
-        #expect(first.stdout.contains("| random | 0.7000 / 0.7100 / 0.7000 (0.7033 ± 0.0047) | 0.7100 ± 0.0100 |"), "\(first.stdout)")
+        #expect(first.outcome.stdout.contains("| random | 0.7000 / 0.7100 / 0.7000 (0.7033 ± 0.0047) | 0.7100 ± 0.0100 |"), "\(first.outcome.stdout)")
         let lines = Self.logLines(log)
         #expect(lines.map { $0[0] } == ["random-split-2020", "random-split-1", "random-split-2", "random-fold-1-of-2", "random-fold-2-of-2"])
         #expect(lines.map { $0[1] } == ["0.70", "0.71", "0.70", "0.70", "0.72"])
@@ -67,8 +57,8 @@ struct PolarityTableScriptTests {
 
         // The run directory lost: a new OUT with the same log runs nothing and prints the same row.
         let again = try Self.table(out: "second", log: log, rows: "random")
-        #expect(again.status == 0 && again.calls.isEmpty, "\(again.calls)")
-        #expect(again.stdout == first.stdout)
+        #expect(again.outcome.status == 0 && again.calls.isEmpty, "\(again.calls)")
+        #expect(again.outcome.stdout == first.outcome.stdout)
         #expect(Self.logLines(log).count == 5)
 
         // A run missing from the log is the only one run again.
@@ -76,7 +66,7 @@ struct PolarityTableScriptTests {
         try (kept.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
         let one = try Self.table(out: "third", log: log, rows: "random")
         #expect(one.calls == ["train --encoder random --folds 2 --fold 2 --save-dir \(Self.directory)/third/random-fold-2-of-2"])
-        #expect(one.stdout == first.stdout)
+        #expect(one.outcome.stdout == first.outcome.stdout)
 
         // Other flags (another word2vec file) are other runs: nothing reused.
         _ = try Self.table(out: "w2v-a", log: log, rows: "w2v-frozen")
@@ -88,8 +78,8 @@ struct PolarityTableScriptTests {
     @Test func aFailedRunStopsTheTableAndIsNotLogged() throws {
         let log = "\(Self.directory)/failing.tsv"
         let failed = try Self.table(out: "failing", log: log, rows: "random", extra: ["FAKE_FAIL": "1"])
-        #expect(failed.status == 1)
-        #expect(failed.stderr.contains("random-split-2020.json failed"), "\(failed.stderr)")
+        #expect(failed.outcome.status == 1)
+        #expect(failed.outcome.stderr.contains("random-split-2020.json failed"), "\(failed.outcome.stderr)")
         #expect(failed.calls.count == 1)
         #expect(!FileManager.default.fileExists(atPath: log) || Self.logLines(log).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(Self.directory)/failing/random-split-2020.json"))
